@@ -1,0 +1,217 @@
+"""The command line: parse options, call scan(), pick a reporter, set the exit code.
+
+Exit codes: 0 nothing found; 1 findings; 2 target unreadable or bad usage; 3 the scan is
+incomplete (some layer or file could not be read; the rest was scanned) and found nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from tabulate import tabulate
+
+from .detect.history import scan_history
+from .errors import LayerscanError, TargetError, UsageError
+from .findings import redact_known
+from .report import Format, render
+from .report.document import build_document
+from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, build_engine, scan
+from .sources import OpenOptions, open_image
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find secrets and build leaks in every layer of a container image.",
+)
+
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help="docker-archive:PATH, oci-dir:PATH, oci-archive:PATH, docker:REF, '-' for stdin, "
+        "or a bare path or image name (auto-detected)",
+        show_default=False,
+    ),
+]
+ImageOpt = Annotated[
+    str | None, typer.Option("--image", help="Which image, when the target holds several")
+]
+PlatformOpt = Annotated[
+    str | None, typer.Option("--platform", help="os/arch[/variant] of a multi-platform image")
+]
+
+
+def _fail(message: str, code: int = EXIT_BAD_TARGET) -> NoReturn:
+    typer.echo(f"layerscan: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
+@app.command("scan")
+def scan_command(
+    target: TargetArg,
+    output_format: Annotated[
+        Format, typer.Option("-f", "--format", help="Report format")
+    ] = Format.TABLE,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the report here")
+    ] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print secrets in full (redacted by default)")
+    ] = False,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    max_file_size: Annotated[
+        int, typer.Option("--max-file-size", help="Skip files larger than this many bytes")
+    ] = DEFAULT_MAX_FILE_BYTES,
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", help="Extra rules file (YAML, as signatures/)")
+    ] = None,
+) -> None:
+    """Scan every layer, the build history and the config for secrets."""
+    options = ScanOptions(
+        image_ref=image,
+        platform=platform,
+        max_file_bytes=max_file_size,
+        rules_files=tuple(rules or ()),
+    )
+    try:
+        result = scan(target, options)
+    except (TargetError, UsageError) as exc:
+        _fail(str(exc))
+    except LayerscanError as exc:
+        _fail(str(exc))
+    document = build_document(result, show_secrets=show_secrets)
+    _write(render(document, output_format), output)
+    if result.findings:
+        raise typer.Exit(EXIT_FINDINGS)
+    if not result.complete:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+@app.command("layers")
+def layers_command(target: TargetArg, image: ImageOpt = None, platform: PlatformOpt = None) -> None:
+    """List layers: size, files added / changed / deleted, and the instruction."""
+    from .timeline import replay
+
+    try:
+        with open_image(target, OpenOptions(image, platform)) as opened:
+            timeline, problems = replay(opened)
+            secrets = _history_secrets(opened)
+            rows = []
+            for layer in opened.layers:
+                stats = timeline.stats.get(layer.index)
+                rows.append(
+                    [
+                        layer.index,
+                        (layer.diff_id or "")[7:19],
+                        layer.size if layer.size is not None else "",
+                        stats.added if stats else 0,
+                        stats.changed if stats else 0,
+                        stats.deleted if stats else 0,
+                        redact_known(layer.instruction or "", secrets)[:80],
+                    ]
+                )
+    except LayerscanError as exc:
+        _fail(str(exc))
+    headers = ["layer", "diff_id", "size", "added", "changed", "deleted", "instruction"]
+    typer.echo(tabulate(rows, headers=headers, tablefmt="simple"))
+    for problem in problems:
+        typer.echo(f"error: layer {problem.layer_index}: {problem.message}", err=True)
+    if any(problem.fatal for problem in problems):
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _history_secrets(opened_image: object) -> list[str]:
+    engine = build_engine(ScanOptions())
+    with engine.session():
+        return [hit.match.secret for hit in scan_history(opened_image, engine)]  # type: ignore[arg-type]
+
+
+@app.command("history")
+def history_command(
+    target: TargetArg,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
+) -> None:
+    """Every history entry, empty layers included, with secrets redacted."""
+    try:
+        with open_image(target, OpenOptions(image, platform)) as opened:
+            secrets = [] if show_secrets else _history_secrets(opened)
+            rows = [
+                [
+                    entry.index,
+                    "" if entry.layer_index is None else entry.layer_index,
+                    "yes" if entry.empty_layer else "",
+                    (entry.created or "")[:19],
+                    redact_known(entry.created_by or entry.comment or "", secrets),
+                ]
+                for entry in opened.history
+            ]
+            warnings = opened.warnings
+    except LayerscanError as exc:
+        _fail(str(exc))
+    typer.echo(
+        tabulate(
+            rows, headers=["step", "layer", "empty", "created", "created_by"], tablefmt="simple"
+        )
+    )
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+@app.command("recover")
+def recover_command(
+    target: TargetArg,
+    path: Annotated[str, typer.Argument(help="Absolute path of the file inside the image")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Directory to write into")],
+    layer: Annotated[
+        int | None, typer.Option("--layer", help="Take the version from this layer")
+    ] = None,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+) -> None:
+    """Write one version of a file (deleted or overwritten ones too) into a directory."""
+    from .recover import recover
+    from .timeline import replay
+
+    try:
+        with open_image(target, OpenOptions(image, platform)) as opened:
+            timeline, _ = replay(opened)
+            secrets = _history_secrets(opened)
+            record = recover(
+                opened,
+                timeline,
+                path,
+                output_dir,
+                layer,
+                clean=lambda text: redact_known(text, secrets) if text else text,
+            )
+    except LayerscanError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write into {output_dir}: {exc.strerror or exc}")
+    typer.echo(
+        f"{record.original_path} from layer {record.layer_index} ({record.status}) -> "
+        f"{output_dir / record.written_to} sha256:{record.sha256} ({record.size} bytes)"
+    )
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Detection: our rules (signatures/), detect-secrets as the heuristic core, history, config."""

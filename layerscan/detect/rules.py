@@ -1,0 +1,146 @@
+"""Load detection rules from YAML (signatures/ and user --rules files) into compiled rules.
+
+A rule is data, not code: an id that never changes (it becomes a SARIF ruleId and a baseline
+key), a regex whose named group `secret` is the credential, cheap keywords that must appear
+before the regex is tried, and examples the test suite runs against it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UsageError
+from ..severity import Confidence, Severity
+
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What a finding needs to know about the rule that produced it."""
+
+    id: str
+    title: str
+    severity: Severity
+    confidence: Confidence
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled rule from signatures/."""
+
+    meta: RuleMeta
+    pattern: re.Pattern[str]
+    keywords: tuple[str, ...]
+    min_entropy: float | None = None
+    allow: tuple[re.Pattern[str], ...] = ()
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+    origin: str = ""
+
+    def find(self, text: str, lowered: str | None = None) -> Iterable[tuple[str, int]]:
+        """Each (secret, offset) in text that passes keywords, entropy and allow patterns."""
+        lowered = text.lower() if lowered is None else lowered
+        if self.keywords and not any(keyword in lowered for keyword in self.keywords):
+            return
+        for match in self.pattern.finditer(text):
+            secret = match.group("secret")
+            if not secret:
+                continue
+            if self.min_entropy is not None and shannon_entropy(secret) < self.min_entropy:
+                continue
+            if any(allow.search(secret) for allow in self.allow):
+                continue
+            yield secret, match.start("secret")
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character; random tokens score high, words and placeholders low."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    length = len(text)
+    return -sum(n / length * math.log2(n / length) for n in counts.values())
+
+
+def _compile(spec: dict[str, Any], origin: str) -> Rule:
+    where = f"{origin}: rule {spec.get('id', '?')!r}"
+    try:
+        rule_id = str(spec["id"])
+        title = str(spec["title"])
+        severity = Severity(spec["severity"])
+        confidence = Confidence(spec.get("confidence", "high"))
+        pattern = re.compile(spec["regex"])
+    except KeyError as exc:
+        raise UsageError(f"{where} lacks {exc.args[0]!r}") from exc
+    except ValueError as exc:
+        raise UsageError(f"{where} is invalid: {exc}") from exc
+    except re.error as exc:
+        raise UsageError(f"{where} has a regex that does not compile: {exc}") from exc
+    if not _RULE_ID.match(rule_id):
+        raise UsageError(f"{where}: ids are lowercase words joined by '-' or '.'")
+    if "secret" not in pattern.groupindex:
+        raise UsageError(f"{where}: the regex needs a named group (?P<secret>...)")
+    examples = spec.get("examples") or {}
+    try:
+        allow = tuple(re.compile(p) for p in spec.get("allow") or ())
+    except re.error as exc:
+        raise UsageError(f"{where} has an allow pattern that does not compile: {exc}") from exc
+    return Rule(
+        meta=RuleMeta(rule_id, title, severity, confidence, str(spec.get("description", ""))),
+        pattern=pattern,
+        keywords=tuple(str(k).lower() for k in spec.get("keywords") or ()),
+        min_entropy=float(spec["min_entropy"]) if spec.get("min_entropy") is not None else None,
+        allow=allow,
+        examples_match=tuple(str(e) for e in examples.get("match") or ()),
+        examples_no_match=tuple(str(e) for e in examples.get("no_match") or ()),
+        origin=origin,
+    )
+
+
+def parse_rules(text: str, origin: str) -> list[Rule]:
+    """Rules from one YAML document (a mapping with a `rules` list)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{origin} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+        raise UsageError(f"{origin} must be a mapping with a 'rules' list")
+    return [_compile(spec, origin) for spec in document["rules"] if isinstance(spec, dict)]
+
+
+def builtin_rules() -> list[Rule]:
+    """The rules shipped in signatures/ (installed as layerscan.signatures)."""
+    folder = resources.files("layerscan.signatures")
+    rules: list[Rule] = []
+    for item in sorted(folder.iterdir(), key=lambda item: item.name):
+        if item.name.endswith(".yaml"):
+            rules.extend(parse_rules(item.read_text(encoding="utf-8"), f"signatures/{item.name}"))
+    return rules
+
+
+def load_rules(extra_files: Sequence[Path] = ()) -> list[Rule]:
+    """Built-in rules plus the user's; a user rule with a built-in id replaces it."""
+    by_id: dict[str, Rule] = {}
+    for rule in builtin_rules():
+        if rule.meta.id in by_id:
+            raise UsageError(f"rule id {rule.meta.id!r} is defined twice in signatures/")
+        by_id[rule.meta.id] = rule
+    for path in extra_files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read rules file {path}: {exc.strerror or exc}") from exc
+        for rule in parse_rules(text, str(path)):
+            by_id[rule.meta.id] = rule
+    return list(by_id.values())

@@ -1,0 +1,207 @@
+"""Write one version of one file out of any layer, safely, with a manifest of hashes.
+
+Image content is hostile: the output directory is entered through directory file
+descriptors and every component is opened with O_NOFOLLOW, so no symlink on the host side is
+ever followed; only regular-file bytes are written, never links or devices, and set-id bits
+are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tarfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import LayerscanError, UsageError
+from .image import Image, Layer
+from .timeline import Timeline, Version
+from .walk import READ_ERRORS, EntryKind, normalise_path
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What was written, and the provenance an investigator needs to trust it."""
+
+    original_path: str
+    written_to: str
+    layer_index: int
+    diff_id: str | None
+    layer_digest: str | None
+    instruction: str | None
+    status: str
+    removed_by: int | None
+    sha256: str
+    size: int
+    mode: str
+    mtime: float
+    image_reference: str | None
+    image_digest: str | None
+    recovered_at: str
+
+
+def choose_version(timeline: Timeline, path: str, layer: int | None) -> Version:
+    """The version the user asked for: in --layer N, else the newest one with content."""
+    normalised = normalise_path(path)
+    if not normalised:
+        raise UsageError(f"{path!r} is not a file path inside the image")
+    versions = timeline.versions.get(normalised, [])
+    if not versions:
+        raise UsageError(f"no layer of the image ever held {'/' + normalised}")
+    candidates = [v for v in versions if layer is None or v.layer_index == layer]
+    if not candidates:
+        held = ", ".join(str(v.layer_index) for v in versions)
+        raise UsageError(f"/{normalised} is not in layer {layer}; it is in layers {held}")
+    with_content = [v for v in candidates if v.holds_content and not v.duplicate]
+    if not with_content:
+        kinds = ", ".join(f"layer {v.layer_index}: {v.kind}" for v in candidates)
+        raise UsageError(f"/{normalised} has no file content to recover ({kinds})")
+    return with_content[-1]
+
+
+def _open_output_dir(out_dir: Path) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+
+def _descend(dir_fd: int, parts: list[str]) -> int:
+    """Create and enter each directory below dir_fd without following any symlink."""
+    current = dir_fd
+    for part in parts:
+        if part in ("", ".", "..") or "/" in part:
+            raise LayerscanError(f"refusing to create directory {part!r}")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, 0o700, dir_fd=current)
+        following = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=current)
+        if current != dir_fd:
+            os.close(current)
+        current = following
+    return current
+
+
+def _write_regular(
+    dir_fd: int, name: str, archive: tarfile.TarFile, info: tarfile.TarInfo, mode: int
+) -> tuple[str, int]:
+    """Copy the current member into a new regular file; returns (sha256, size)."""
+    try:
+        existing = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None:
+        if not stat.S_ISREG(existing.st_mode):
+            raise LayerscanError(f"refusing to replace {name!r}: it is not a regular file")
+        os.unlink(name, dir_fd=dir_fd)
+    # Permission bits only: set-id and sticky bits are dropped; the owner can always read it.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(name, flags, (mode & 0o777) | 0o600, dir_fd=dir_fd)
+    digest = hashlib.sha256()
+    size = 0
+    with os.fdopen(fd, "wb") as target:
+        source = archive.extractfile(info)
+        if source is not None:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+                size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _copy_member(layer: Layer, path: str, dir_fd: int, name: str, mode: int) -> tuple[str, int]:
+    """Stream a layer and copy the last regular member named `path` (last wins, as in tar)."""
+    written: tuple[str, int] | None = None
+    try:
+        stream = layer.open()
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as archive:
+                for info in archive:
+                    if info.isreg() and normalise_path(info.name) == path:
+                        written = _write_regular(dir_fd, name, archive, info, mode)
+        finally:
+            stream.close()
+    except READ_ERRORS as exc:
+        if written is None:
+            raise LayerscanError(
+                f"layer {layer.index} could not be read to recover /{path}: {exc}"
+            ) from exc
+    if written is None:
+        raise LayerscanError(f"/{path} was not found again in layer {layer.index}")
+    return written
+
+
+def recover(
+    image: Image,
+    timeline: Timeline,
+    path: str,
+    out_dir: Path,
+    layer: int | None = None,
+    clean: Callable[[str | None], str | None] = lambda text: text,
+) -> Recovered:
+    """Write the chosen version of `path` under out_dir/layer-N/ and record it in manifest.json."""
+    version = choose_version(timeline, path, layer)
+    content = version.content if version.kind is EntryKind.HARDLINK and version.content else version
+    parts = version.path.split("/")
+    root_fd = _open_output_dir(out_dir)
+    try:
+        parent_fd = _descend(root_fd, [f"layer-{version.layer_index}", *parts[:-1]])
+        try:
+            sha256, size = _copy_member(
+                image.layers[content.layer_index], content.path, parent_fd, parts[-1], version.mode
+            )
+        finally:
+            if parent_fd != root_fd:
+                os.close(parent_fd)
+        own_layer = image.layers[version.layer_index]
+        record = Recovered(
+            original_path=version.display_path,
+            written_to=os.path.join(f"layer-{version.layer_index}", *parts),
+            layer_index=version.layer_index,
+            diff_id=own_layer.diff_id,
+            layer_digest=own_layer.digest,
+            instruction=clean(own_layer.instruction),
+            status=str(version.status),
+            removed_by=version.removed_by,
+            sha256=sha256,
+            size=size,
+            mode=oct(version.mode & 0o777),
+            mtime=version.mtime,
+            image_reference=image.reference,
+            image_digest=image.digest or image.config_digest,
+            recovered_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        _append_manifest(root_fd, record)
+        return record
+    finally:
+        os.close(root_fd)
+
+
+def _append_manifest(root_fd: int, record: Recovered) -> None:
+    entries: list[dict[str, object]] = []
+    try:
+        fd = os.open("manifest.json", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=root_fd)
+        with os.fdopen(fd, "rb") as handle:
+            loaded = json.loads(handle.read(16 << 20) or b"[]")
+            entries = loaded.get("recovered", []) if isinstance(loaded, dict) else []
+    except (FileNotFoundError, ValueError):
+        entries = []
+    entries = [
+        e for e in entries if isinstance(e, dict) and e.get("written_to") != record.written_to
+    ]
+    entries.append(asdict(record))
+    data = json.dumps({"recovered": entries}, indent=2).encode() + b"\n"
+    temporary = ".manifest.json.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary, dir_fd=root_fd)
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=root_fd
+    )
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, "manifest.json", src_dir_fd=root_fd, dst_dir_fd=root_fd)

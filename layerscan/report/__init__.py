@@ -1,0 +1,25 @@
+"""Reporters: one module per format, each rendering the same redacted report document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from . import json_report, table
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {
+    Format.TABLE: table.render,
+    Format.JSON: json_report.render,
+}
+
+
+def render(document: dict[str, Any], output_format: Format) -> str:
+    """Render a report document (see document.py) in one format."""
+    return RENDERERS[output_format](document)

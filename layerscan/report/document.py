@@ -1,0 +1,121 @@
+"""The report document: the JSON contract (schema_version 1) every format renders from.
+
+Redaction happens here and only here: a secret leaves the process in clear text only when
+the user passed --show-secrets. Instructions are redacted too, because RUN lines and ARG
+prefixes quote the very values that were found.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .. import __version__
+from ..findings import Finding, redact_known
+from ..scan import ScanResult
+from ..severity import Severity
+from ..timeline import Status
+
+SCHEMA_VERSION = 1
+
+
+def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, Any]:
+    """The full report as plain data, redacted unless `show_secrets`."""
+    secrets = [finding.secret for finding in result.findings]
+
+    def clean(text: str | None) -> str | None:
+        if text is None or show_secrets:
+            return text
+        return redact_known(text, secrets)
+
+    image = result.image
+    layers = []
+    for layer in image.layers:
+        stats = result.timeline.stats.get(layer.index)
+        layers.append(
+            {
+                "index": layer.index,
+                "diff_id": layer.diff_id,
+                "digest": layer.digest,
+                "size": layer.size,
+                "media_type": layer.media_type,
+                "instruction": clean(layer.instruction),
+                "created": layer.history.created if layer.history else None,
+                "history_index": layer.history.index if layer.history else None,
+                "files_added": stats.added if stats else 0,
+                "files_changed": stats.changed if stats else 0,
+                "files_deleted": stats.deleted if stats else 0,
+            }
+        )
+    findings = [_finding(finding, show_secrets, clean) for finding in result.findings]
+    by_severity = Counter(str(f.severity) for f in result.findings)
+    by_status = Counter(str(f.status) for f in result.findings)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "layerscan", "version": __version__},
+        "image": {
+            "reference": image.reference,
+            "digest": image.digest,
+            "config_digest": image.config_digest,
+            "platform": image.platform,
+            "source": image.source,
+            "target": image.target,
+        },
+        "layers": layers,
+        "findings": findings,
+        "errors": [
+            {
+                "layer": problem.layer_index if problem.layer_index >= 0 else None,
+                "path": problem.path,
+                "message": problem.message,
+                "fatal": problem.fatal,
+            }
+            for problem in result.problems
+        ],
+        "summary": {
+            "findings": len(result.findings),
+            "by_severity": {str(s): by_severity.get(str(s), 0) for s in Severity},
+            "by_status": {str(s): by_status.get(str(s), 0) for s in Status},
+            "layers": len(image.layers),
+            "files_scanned": result.files_scanned,
+            "bytes_scanned": result.bytes_scanned,
+            "skipped": dict(sorted(result.skipped.items())),
+            "errors": len(result.problems),
+            "complete": result.complete,
+            "seconds": round(result.seconds, 3),
+        },
+    }
+
+
+def _finding(finding: Finding, show_secrets: bool, clean: Any) -> dict[str, Any]:
+    layer = finding.layer
+    return {
+        "fingerprint": finding.fingerprint,
+        "rule": finding.rule.id,
+        "title": finding.rule.title,
+        "severity": str(finding.severity),
+        "confidence": str(finding.confidence),
+        "source": str(finding.source),
+        "path": finding.path,
+        "nested_path": finding.nested_path,
+        "line": finding.line,
+        "key": finding.key,
+        "layer": None
+        if layer is None
+        else {
+            "index": layer.index,
+            "diff_id": layer.diff_id,
+            "instruction": clean(layer.instruction),
+            "history_index": layer.history_index,
+        },
+        "status": str(finding.status),
+        "removed_by": None
+        if finding.removed_by is None
+        else {
+            "index": finding.removed_by.index,
+            "instruction": clean(finding.removed_by.instruction),
+        },
+        "secret": finding.shown_secret(show_secrets),
+        "secret_sha256": finding.secret_sha256,
+        "also_in_history": list(finding.also_in_history),
+    }

@@ -1,0 +1,74 @@
+"""A terminal table: one row per finding, where it is, its status and the instruction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+_INSTRUCTION_WIDTH = 48
+
+
+def _short(text: str | None, width: int = _INSTRUCTION_WIDTH) -> str:
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _where(finding: dict[str, Any]) -> str:
+    if finding["source"] == "file":
+        where = str(finding["path"])
+        where += f"!{finding['nested_path']}" if finding["nested_path"] else ""
+        return where + (f":{finding['line']}" if finding["line"] else "")
+    return f"{finding['source']}: {finding['key']}"
+
+
+def _status(finding: dict[str, Any]) -> str:
+    removed = finding["removed_by"]
+    if removed is None:
+        return str(finding["status"])
+    return f"{finding['status']} by layer {removed['index']}"
+
+
+def render(document: dict[str, Any]) -> str:
+    image = document["image"]
+    summary = document["summary"]
+    lines = [
+        f"Image {image['reference'] or image['target']} ({image['source']}, "
+        f"{summary['layers']} layers)"
+    ]
+    rows = []
+    for finding in document["findings"]:
+        layer = finding["layer"] or {}
+        layer_index = layer.get("index")
+        rows.append(
+            [
+                finding["severity"],
+                finding["rule"],
+                _where(finding),
+                _status(finding),
+                "" if layer_index is None else layer_index,
+                _short(layer.get("instruction")),
+                finding["secret"],
+            ]
+        )
+    if rows:
+        headers = ["severity", "rule", "where", "status", "layer", "instruction", "secret"]
+        lines.append(tabulate(rows, headers=headers, tablefmt="simple"))
+    else:
+        lines.append("No secrets found.")
+    for error in document["errors"]:
+        where = f"layer {error['layer']}" if error["layer"] is not None else "image"
+        path = f" {error['path']}" if error["path"] else ""
+        lines.append(f"error: {where}{path}: {error['message']}")
+    by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in summary["skipped"].items())
+    lines.append(
+        f"{summary['findings']} findings"
+        + (f" ({by_severity})" if by_severity else "")
+        + f"; {summary['files_scanned']} files in {summary['layers']} layers scanned"
+        + (f"; skipped: {skipped}" if skipped else "")
+        + ("" if summary["complete"] else f"; INCOMPLETE: {summary['errors']} errors")
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,196 @@
+"""scan(target, options) -> ScanResult: the one entry point the CLI and the tests use.
+
+The image streams through walk -> units -> detect once. File matches are attached to the
+version of the file that held them; statuses are only known when the last layer has been
+replayed, so findings are assembled after the walk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .content import Skipped, units_of
+from .detect.engine import Engine, Match
+from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
+from .detect.rules import RuleMeta, load_rules
+from .detect.secrets_core import SecretsCore
+from .findings import Finding, LayerRef, RemovedBy, Source
+from .image import Image
+from .sources import OpenOptions, open_image
+from .timeline import Timeline, Version
+from .walk import EntryKind, LayerProblem, walk
+
+DEFAULT_MAX_FILE_BYTES = 32 << 20
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    image_ref: str | None = None
+    platform: str | None = None
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    rules_files: tuple[Path, ...] = ()
+    use_detect_secrets: bool = True
+
+
+@dataclass
+class ScanResult:
+    """Everything a reporter needs: the image, its timeline, findings and what went wrong."""
+
+    image: Image
+    findings: list[Finding]
+    problems: list[LayerProblem]
+    timeline: Timeline
+    rules: dict[str, RuleMeta]
+    skipped: Counter[str] = field(default_factory=Counter)
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """False when some layer, file or document could not be read."""
+        return not self.problems
+
+
+def build_engine(options: ScanOptions) -> Engine:
+    """The detectors a scan runs with these options."""
+    core = SecretsCore() if options.use_detect_secrets else None
+    return Engine(load_rules(options.rules_files), core)
+
+
+def scan(target: str, options: ScanOptions | None = None) -> ScanResult:
+    """Open a target, scan every layer, the history and the config, and attribute findings."""
+    options = options or ScanOptions()
+    engine = build_engine(options)
+    started = time.monotonic()
+    with (
+        open_image(target, OpenOptions(options.image_ref, options.platform)) as image,
+        engine.session(),
+    ):
+        result = scan_image(image, engine, options)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult:
+    """Scan an opened image (the engine's session must be active)."""
+    timeline = Timeline()
+    problems = [LayerProblem(-1, warning) for warning in image.warnings]
+    skipped: Counter[str] = Counter()
+    matches: dict[Version, list[tuple[Match, str | None]]] = {}
+    files = scanned_bytes = 0
+    for entry in walk(image, timeline, problems):
+        version = entry.version
+        if version is None:
+            continue
+        if entry.kind is EntryKind.HARDLINK:
+            if version.content is not None and version.content in matches:
+                matches[version] = matches[version.content]
+            continue
+        if entry.kind is not EntryKind.FILE:
+            continue
+        if entry.size > options.max_file_bytes:
+            skipped["over size limit"] += 1
+            continue
+        data = entry.read(options.max_file_bytes)
+        files += 1
+        scanned_bytes += len(data)
+        found: list[tuple[Match, str | None]] = []
+        for unit in units_of(entry.path, data):
+            if isinstance(unit, Skipped):
+                skipped[unit.reason] += 1
+                continue
+            found.extend(
+                (match, unit.nested_path) for match in engine.scan_text(unit.text, unit.filename)
+            )
+        if found:
+            matches[version] = found
+    findings = _file_findings(image, matches)
+    findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
+    findings.sort(key=_finding_order)
+    catalog = engine.catalog()
+    catalog.update({rule.id: rule for rule in METADATA_RULES})
+    return ScanResult(
+        image=image,
+        findings=findings,
+        problems=problems,
+        timeline=timeline,
+        rules=catalog,
+        skipped=skipped,
+        files_scanned=files,
+        bytes_scanned=scanned_bytes,
+    )
+
+
+def layer_ref(image: Image, index: int) -> LayerRef:
+    layer = image.layers[index]
+    history = layer.history
+    return LayerRef(index, layer.diff_id, layer.instruction, history.index if history else None)
+
+
+def _file_findings(
+    image: Image, matches: dict[Version, list[tuple[Match, str | None]]]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for version, found in matches.items():
+        if version.duplicate:
+            continue  # the same name later in the same layer replaced this one
+        removed_by = None
+        if version.removed_by is not None:
+            removed_by = RemovedBy(version.removed_by, image.layers[version.removed_by].instruction)
+        for match, nested_path in found:
+            findings.append(
+                Finding(
+                    rule=match.rule,
+                    source=Source.FILE,
+                    secret=match.secret,
+                    layer=layer_ref(image, version.layer_index),
+                    path=version.display_path,
+                    nested_path=nested_path,
+                    line=match.line,
+                    status=version.status,
+                    removed_by=removed_by,
+                )
+            )
+    return findings
+
+
+def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
+    """History and config findings; one ARG seen by several steps is one finding."""
+    merged: dict[tuple[str, str, str, str], Finding] = {}
+    for hit in hits:
+        source = Source(hit.source)
+        identity = (source.value, hit.match.rule.id, hit.key, hit.match.secret)
+        existing = merged.get(identity)
+        if existing is not None:
+            if hit.history_index is not None:
+                existing.also_in_history.append(hit.history_index)
+            continue
+        layer = None
+        if hit.history_index is not None:
+            entry = image.history[hit.history_index]
+            layer_index = entry.layer_index
+            layer = LayerRef(
+                layer_index,
+                image.layers[layer_index].diff_id if layer_index is not None else None,
+                entry.instruction,
+                entry.index,
+            )
+        merged[identity] = Finding(
+            rule=hit.match.rule,
+            source=source,
+            secret=hit.match.secret,
+            layer=layer,
+            line=None,
+            key=hit.key,
+        )
+    return list(merged.values())
+
+
+def _finding_order(finding: Finding) -> tuple[int, int, str, str]:
+    layer = finding.layer.index if finding.layer and finding.layer.index is not None else -1
+    source_rank = {Source.FILE: 0, Source.HISTORY: 1, Source.CONFIG: 2}[finding.source]
+    return (source_rank, layer, finding.path or finding.key or "", finding.rule.id)
