@@ -16,6 +16,7 @@ from tabulate import tabulate
 from .detect.history import scan_history
 from .errors import LayerscanError, TargetError, UsageError
 from .findings import redact_known
+from .instruction import abbreviate
 from .report import Format, render
 from .report.document import build_document
 from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, build_engine, scan
@@ -123,7 +124,7 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
                         stats.added if stats else 0,
                         stats.changed if stats else 0,
                         stats.deleted if stats else 0,
-                        redact_known(layer.instruction or "", secrets)[:80],
+                        abbreviate(redact_known(layer.instruction or "", secrets), 80),
                     ]
                 )
     except LayerscanError as exc:

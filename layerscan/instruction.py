@@ -55,6 +55,15 @@ class Instruction:
         return f"{self.keyword} {self.arguments}".rstrip()
 
 
+_CONTENT_HASH = re.compile(r"\b(file|dir|multi):([0-9a-f]{8})[0-9a-f]{56}\b")
+
+
+def abbreviate(text: str, width: int) -> str:
+    """One line of at most `width` characters; builder content hashes cut to 8 digits."""
+    text = " ".join(_CONTENT_HASH.sub(r"\1:\2…", text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _split_build_args(text: str) -> tuple[dict[str, str], str]:
     """Strip a `|N K=V ...` prefix; values with spaces cannot be told apart and stay joined."""
     match = _ARG_COUNT.match(text)

@@ -225,6 +225,6 @@ def replay(image: Image) -> tuple[Timeline, list[LayerProblem]]:
     """Walk every layer without reading file contents: the timeline alone."""
     timeline = Timeline()
     problems: list[LayerProblem] = []
-    for _ in walk(image, timeline, problems):
-        pass
+    for _entry in walk(image, timeline, problems):
+        continue  # walking applies each entry to the timeline; contents are not read
     return timeline, problems

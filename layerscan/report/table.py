@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tabulate import tabulate
 
+from ..instruction import abbreviate
+
 _INSTRUCTION_WIDTH = 48
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Escape control characters: image paths and history lines must not drive the terminal."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def _short(text: str | None, width: int = _INSTRUCTION_WIDTH) -> str:
-    if not text:
-        return ""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return terminal_safe(abbreviate(text, width)) if text else ""
 
 
 def _where(finding: dict[str, Any]) -> str:
@@ -46,7 +54,7 @@ def render(document: dict[str, Any]) -> str:
             [
                 finding["severity"],
                 finding["rule"],
-                _where(finding),
+                terminal_safe(_where(finding)),
                 _status(finding),
                 "" if layer_index is None else layer_index,
                 _short(layer.get("instruction")),
@@ -61,7 +69,7 @@ def render(document: dict[str, Any]) -> str:
     for error in document["errors"]:
         where = f"layer {error['layer']}" if error["layer"] is not None else "image"
         path = f" {error['path']}" if error["path"] else ""
-        lines.append(f"error: {where}{path}: {error['message']}")
+        lines.append(terminal_safe(f"error: {where}{path}: {error['message']}"))
     by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
     skipped = ", ".join(f"{n} {reason}" for reason, n in summary["skipped"].items())
     lines.append(

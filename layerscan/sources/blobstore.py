@@ -14,7 +14,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
@@ -32,15 +31,17 @@ class BlobStore(Protocol):
 
     description: str
 
-    def has(self, name: str) -> bool: ...
+    def has(self, name: str) -> bool:
+        """True if the store holds a regular file (links resolved) of that name."""
 
-    def size(self, name: str) -> int: ...
+    def size(self, name: str) -> int:
+        """Size in bytes of a named file the store holds."""
 
-    def opener(self, name: str) -> Opener: ...
+    def opener(self, name: str) -> Opener:
+        """A function returning a fresh stream of the named file at each call."""
 
-    def names(self) -> list[str]: ...
-
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the store holds (spooled copies are deleted)."""
 
 
 def read_document(store: BlobStore, name: str, what: str) -> bytes:
@@ -165,9 +166,6 @@ class _IndexedStore:
 
         return open_member
 
-    def names(self) -> list[str]:
-        return sorted(self._members)
-
     def close(self) -> None:
         """Nothing to release for a tar read in place."""
 
@@ -285,17 +283,6 @@ class DirStore:
             return os.fdopen(fd, "rb", buffering=1 << 20)
 
         return open_blob
-
-    def names(self) -> list[str]:
-        found = [name for name in ("index.json", "oci-layout") if self.has(name)]
-        return found + list(self._blob_names())
-
-    def _blob_names(self) -> Iterator[str]:
-        blobs = os.path.join(self._root, "blobs")
-        for algorithm in ("sha256", "sha512"):
-            folder = os.path.join(blobs, algorithm)
-            if os.path.isdir(folder):
-                yield from (f"blobs/{algorithm}/{name}" for name in sorted(os.listdir(folder)))
 
     def close(self) -> None:
         """Nothing to release for a directory read in place."""

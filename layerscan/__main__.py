@@ -1,0 +1,5 @@
+"""`python -m layerscan` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,39 @@
+"""Every format renders the bundled demo's report; terminals get no raw control bytes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from layerscan.report import Format, render
+from layerscan.report.document import build_document
+from layerscan.report.table import terminal_safe
+from layerscan.scan import scan
+
+from .conftest import BUNDLED_DEMO
+from .report_schema import validate_report
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, object]:
+    return build_document(scan(str(BUNDLED_DEMO)))
+
+
+@pytest.mark.parametrize("output_format", list(Format))
+def test_every_format_renders(document: dict[str, object], output_format: Format) -> None:
+    text = render(document, output_format)
+    assert "/root/.ssh/id_rsa" in text
+    if output_format is Format.JSON:
+        validate_report(json.loads(text))
+
+
+def test_table_shows_status_and_instruction(document: dict[str, object]) -> None:
+    text = render(document, Format.TABLE)
+    [row] = [line for line in text.splitlines() if "/root/.ssh/id_rsa:" in line]
+    assert "deleted by layer 2" in row and "COPY file:" in row and "in /root/.ssh/id_rsa" in row
+    assert text.rstrip().splitlines()[-1].startswith("13 findings")
+
+
+def test_control_characters_in_names_do_not_reach_the_terminal() -> None:
+    assert terminal_safe("etc/\x1b[31mred\nx") == "etc/\\x1b[31mred\\x0ax"

@@ -1,0 +1,56 @@
+"""Every rule in signatures/ matches its examples and rejects its counter-examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from layerscan.detect.rules import builtin_rules, load_rules, parse_rules
+from layerscan.errors import UsageError
+
+RULES = builtin_rules()
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.meta.id for rule in RULES])
+def test_rule_examples(rule: object) -> None:
+    assert rule.examples_match and rule.examples_no_match, "every rule needs both kinds of example"  # type: ignore[attr-defined]
+    for example in rule.examples_match:  # type: ignore[attr-defined]
+        assert list(rule.find(example)), f"{rule.meta.id} misses {example!r}"  # type: ignore[attr-defined]
+    for example in rule.examples_no_match:  # type: ignore[attr-defined]
+        assert not list(rule.find(example)), f"{rule.meta.id} matches {example!r}"  # type: ignore[attr-defined]
+
+
+def test_rule_ids_are_unique() -> None:
+    ids = [rule.meta.id for rule in RULES]
+    assert len(ids) == len(set(ids))
+
+
+def test_user_rules_file_adds_a_rule(tmp_path: Path) -> None:
+    extra = tmp_path / "mine.yaml"
+    extra.write_text(
+        "rules:\n"
+        "  - id: acme-key\n"
+        "    title: ACME key\n"
+        "    severity: high\n"
+        "    regex: '(?P<secret>acme_[0-9a-f]{16})'\n"
+    )
+    rules = {rule.meta.id: rule for rule in load_rules([extra])}
+    assert list(rules["acme-key"].find("key=acme_0123456789abcdef")) == [
+        ("acme_0123456789abcdef", 4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [{id: x1, title: t, severity: high, regex: 'abc'}]", "named group"),
+        ("rules: [{id: x1, title: t, severity: dire, regex: '(?P<secret>a)'}]", "invalid"),
+        ("rules: [{id: x1, title: t, severity: high, regex: '(?P<secret>'}]", "does not compile"),
+        ("rules: [{title: t, severity: high, regex: '(?P<secret>a)'}]", "lacks 'id'"),
+        ("nothing", "must be a mapping"),
+    ],
+)
+def test_bad_rules_are_clear_errors(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_rules(text, "mine.yaml")
