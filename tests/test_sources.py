@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from layerscan.errors import TargetError
 from layerscan.scan import ScanOptions, scan
 from layerscan.sources import open_image
 
+from .damage import plain_tar
 from .truth import attributed_rows, expected_hashes, expected_rows, finding_rows, row
 
 pytestmark = pytest.mark.engine
@@ -121,3 +125,24 @@ def test_a_tarball_with_several_images_needs_image(
 def test_unknown_engine_image_is_a_target_error(engine: object) -> None:
     with pytest.raises(TargetError, match="no image"):
         scan("docker:layerscan-fixture:does-not-exist")
+
+
+def test_engine_spool_is_removed_after_the_scan(
+    built_images: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = scan(f"docker:{built_images['clean']}")
+    assert result.image.source == "docker" and result.complete
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stdin_spool_is_removed_when_the_stream_is_not_an_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spool"))
+    (tmp_path / "spool").mkdir()
+    stream = io.BytesIO(plain_tar(tmp_path / "plain.tar").read_bytes())
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stream))
+    with pytest.raises(TargetError, match="not an image"):
+        scan("-")
+    assert list((tmp_path / "spool").iterdir()) == []
