@@ -16,6 +16,7 @@ from tabulate import tabulate
 from .detect.history import scan_history
 from .errors import LayerscanError, TargetError, UsageError
 from .findings import redact_known
+from .image import Image
 from .instruction import abbreviate
 from .report import Format, render
 from .report.document import build_document
@@ -137,10 +138,11 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
-def _history_secrets(opened_image: object) -> list[str]:
+def _history_secrets(opened_image: Image) -> list[str]:
+    """Secrets the history holds, so listings can redact them."""
     engine = build_engine(ScanOptions())
     with engine.session():
-        return [hit.match.secret for hit in scan_history(opened_image, engine)]  # type: ignore[arg-type]
+        return [hit.match.secret for hit in scan_history(opened_image, engine)]
 
 
 @app.command("history")

@@ -17,12 +17,3 @@ class UsageError(LayerscanError):
 
 class ImageFormatError(TargetError):
     """The target was found but its manifest, index or config is not a valid image."""
-
-
-class LayerError(LayerscanError):
-    """One layer could not be read to its end; the other layers are still scanned."""
-
-    def __init__(self, layer_index: int, message: str) -> None:
-        super().__init__(f"layer {layer_index}: {message}")
-        self.layer_index = layer_index
-        self.detail = message

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, BinaryIO
 
 from .compression import open_uncompressed
@@ -40,7 +41,7 @@ class HistoryEntry:
     empty_layer: bool = False
     layer_index: int | None = None
 
-    @property
+    @cached_property
     def parsed(self) -> Instruction:
         return parse_created_by(self.created_by)
 

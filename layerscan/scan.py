@@ -51,7 +51,7 @@ class ScanResult:
 
     @property
     def complete(self) -> bool:
-        """False when some layer, file or document could not be read."""
+        """False when some layer or entry could not be read (image warnings lose nothing)."""
         return not self.problems
 
 
@@ -78,7 +78,7 @@ def scan(target: str, options: ScanOptions | None = None) -> ScanResult:
 def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult:
     """Scan an opened image (the engine's session must be active)."""
     timeline = Timeline()
-    problems = [LayerProblem(-1, warning) for warning in image.warnings]
+    problems: list[LayerProblem] = []
     skipped: Counter[str] = Counter()
     matches: dict[Version, list[tuple[Match, str | None]]] = {}
     files = scanned_bytes = 0

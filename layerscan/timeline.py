@@ -78,10 +78,9 @@ class Timeline:
     versions: dict[str, list[Version]] = field(default_factory=dict)
     stats: dict[int, LayerStats] = field(default_factory=dict)
     _root: _Node = field(default_factory=_Node)
-    _layer: int = -1
 
     def begin_layer(self, layer_index: int) -> None:
-        self._layer = layer_index
+        """Count a layer even when it has no entries (or cannot be read at all)."""
         self.stats.setdefault(layer_index, LayerStats())
 
     def apply(self, entry: Entry, problems: list[LayerProblem]) -> Version | None:

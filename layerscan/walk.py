@@ -19,7 +19,6 @@ from typing import IO, TYPE_CHECKING
 
 import zstandard
 
-from .errors import LayerError
 from .image import Image, Layer
 
 if TYPE_CHECKING:
@@ -257,6 +256,3 @@ def walk(image: Image, timeline: Timeline, problems: list[LayerProblem]) -> Iter
         for entry in iter_layer(layer, problems):
             timeline.apply(entry, problems)
             yield entry
-
-
-__all__ = ["Entry", "EntryKind", "LayerError", "LayerProblem", "iter_layer", "walk"]

@@ -37,3 +37,19 @@ def test_table_shows_status_and_instruction(document: dict[str, object]) -> None
 
 def test_control_characters_in_names_do_not_reach_the_terminal() -> None:
     assert terminal_safe("etc/\x1b[31mred\nx") == "etc/\\x1b[31mred\\x0ax"
+
+
+def test_image_warnings_are_reported_without_marking_the_scan_incomplete() -> None:
+    from layerscan.scan import ScanOptions, build_engine, scan_image
+
+    from .synthetic import file, image
+
+    mismatched = image([[file("a", "x")], [file("b", "y")]], instructions=["/bin/sh -c one"])
+    engine = build_engine(ScanOptions())
+    with engine.session():
+        result = scan_image(mismatched, engine, ScanOptions())
+    report = build_document(result)
+    validate_report(report)
+    assert report["warnings"] and "not attributed" in report["warnings"][0]
+    assert report["summary"]["complete"] is True
+    assert "warning: history has 1 non-empty entries" in render(report, Format.TABLE)

@@ -8,6 +8,7 @@ prefixes quote the very values that were found.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from .. import __version__
@@ -63,9 +64,10 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
         },
         "layers": layers,
         "findings": findings,
+        "warnings": list(image.warnings),
         "errors": [
             {
-                "layer": problem.layer_index if problem.layer_index >= 0 else None,
+                "layer": problem.layer_index,
                 "path": problem.path,
                 "message": problem.message,
                 "fatal": problem.fatal,
@@ -87,7 +89,9 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
     }
 
 
-def _finding(finding: Finding, show_secrets: bool, clean: Any) -> dict[str, Any]:
+def _finding(
+    finding: Finding, show_secrets: bool, clean: Callable[[str | None], str | None]
+) -> dict[str, Any]:
     layer = finding.layer
     return {
         "fingerprint": finding.fingerprint,

@@ -66,10 +66,11 @@ def render(document: dict[str, Any]) -> str:
         lines.append(tabulate(rows, headers=headers, tablefmt="simple"))
     else:
         lines.append("No secrets found.")
+    for warning in document.get("warnings", []):
+        lines.append(terminal_safe(f"warning: {warning}"))
     for error in document["errors"]:
-        where = f"layer {error['layer']}" if error["layer"] is not None else "image"
         path = f" {error['path']}" if error["path"] else ""
-        lines.append(terminal_safe(f"error: {where}{path}: {error['message']}"))
+        lines.append(terminal_safe(f"error: layer {error['layer']}{path}: {error['message']}"))
     by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
     skipped = ", ".join(f"{n} {reason}" for reason, n in summary["skipped"].items())
     lines.append(

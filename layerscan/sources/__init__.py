@@ -66,7 +66,7 @@ def open_image(target: str, options: OpenOptions | None = None) -> Iterator[Imag
     with ExitStack() as stack:
         if target == "-":
             store = stack.enter_context(_closing(SpoolStore(sys.stdin.buffer, "stdin")))
-            yield _from_tar_store(store, "docker-archive", target, options)
+            yield _from_tar_store(store, target, options)
             return
         if scheme is None:
             scheme = _detect_scheme(location)
@@ -105,14 +105,14 @@ def open_image(target: str, options: OpenOptions | None = None) -> Iterator[Imag
             )
         else:
             store = _tar_store(location, stack)
-            yield _from_tar_store(store, "docker-archive", target, options)
+            yield _from_tar_store(store, target, options)
 
 
-def _from_tar_store(store: BlobStore, source: str, target: str, options: OpenOptions) -> Image:
+def _from_tar_store(store: BlobStore, target: str, options: OpenOptions) -> Image:
     if store.has("manifest.json"):
         return docker_archive.load(
             store,
-            source=source,
+            source="docker-archive",
             target=target,
             image_ref=options.image_ref,
             platform=options.platform,

@@ -54,9 +54,7 @@ def _member_digest(name: str) -> str | None:
     return f"{match.group(1)}:{match.group(2)}" if match else None
 
 
-def _oci_layer_types(
-    store: BlobStore, config_member: str
-) -> dict[str, tuple[str | None, int | None]]:
+def _oci_layer_types(store: BlobStore) -> dict[str, tuple[str | None, int | None]]:
     """Media types and sizes by digest from the OCI manifests of a Docker 25+ save, if any."""
     if not store.has("index.json"):
         return {}
@@ -106,7 +104,7 @@ def load(
         raise ImageFormatError(f"manifest.json in {store.description} has no valid Config")
     if not isinstance(layer_members, list):
         raise ImageFormatError(f"manifest.json in {store.description} has no Layers list")
-    oci_types = _oci_layer_types(store, config_member)
+    oci_types = _oci_layer_types(store)
     blobs: list[LayerBlob] = []
     for position, member in enumerate(layer_members):
         name = normalise_member_name(member) if isinstance(member, str) else None

@@ -161,7 +161,6 @@ def load_manifest(
         raise ImageFormatError(f"manifest {manifest_digest} has no valid config descriptor")
     if not isinstance(layers, list):
         raise ImageFormatError(f"manifest {manifest_digest} has no layers list")
-    warnings: list[str] = []
     blobs: list[LayerBlob] = []
     for position, descriptor in enumerate(layers):
         if not isinstance(descriptor, dict) or not is_digest(descriptor.get("digest")):
@@ -187,7 +186,6 @@ def load_manifest(
         reference=reference,
         digest=manifest_digest,
         config_digest=config_digest,
-        warnings=warnings,
     )
 
 
