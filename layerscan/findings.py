@@ -55,6 +55,10 @@ class Finding:
     severity: Severity | None = None
     confidence: Confidence | None = None
     also_in_history: list[int] = field(default_factory=list)
+    reason: str | None = None
+    """Why severity or confidence were lowered (e.g. "vendored")."""
+    note: str | None = None
+    """What a validator or the pairing of two matches found out."""
 
     def __post_init__(self) -> None:
         self.severity = self.severity or self.rule.severity

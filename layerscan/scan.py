@@ -15,10 +15,13 @@ from pathlib import Path
 from .content import Skipped, units_of
 from .detect.engine import Engine, Match
 from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
+from .detect.paths import NAME_RULE_METAS, SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
 from .detect.rules import RuleMeta, load_rules
 from .detect.secrets_core import SecretsCore
+from .detect.vendored import PackageFiles, is_vendored
 from .findings import Finding, LayerRef, RemovedBy, Source
 from .image import Image
+from .severity import Confidence, Severity
 from .sources import OpenOptions, open_image
 from .timeline import Timeline, Version
 from .walk import EntryKind, LayerProblem, walk
@@ -80,7 +83,8 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
     timeline = Timeline()
     problems: list[LayerProblem] = []
     skipped: Counter[str] = Counter()
-    matches: dict[Version, list[tuple[Match, str | None]]] = {}
+    packages = PackageFiles()
+    matches: dict[Version, list[FileMatch]] = {}
     files = scanned_bytes = 0
     for entry in walk(image, timeline, problems):
         version = entry.version
@@ -98,21 +102,16 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
         data = entry.read(options.max_file_bytes)
         files += 1
         scanned_bytes += len(data)
-        found: list[tuple[Match, str | None]] = []
-        for unit in units_of(entry.path, data):
-            if isinstance(unit, Skipped):
-                skipped[unit.reason] += 1
-                continue
-            found.extend(
-                (match, unit.nested_path) for match in engine.scan_text(unit.text, unit.filename)
-            )
+        if PackageFiles.is_database(entry.display_path):
+            packages.learn(entry.display_path, data)
+        found = _scan_file(entry.display_path, data, engine, skipped)
         if found:
             matches[version] = found
-    findings = _file_findings(image, matches)
+    findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
     findings.sort(key=_finding_order)
     catalog = engine.catalog()
-    catalog.update({rule.id: rule for rule in METADATA_RULES})
+    catalog.update({rule.id: rule for rule in (*METADATA_RULES, *NAME_RULE_METAS)})
     return ScanResult(
         image=image,
         findings=findings,
@@ -125,6 +124,34 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
     )
 
 
+FileMatch = tuple[Match, str | None]
+"""A match and the archive member it was in (None for the file itself)."""
+
+_NAME_FINDING_CHARS = 1 << 16
+
+
+def _scan_file(path: str, data: bytes, engine: Engine, skipped: Counter[str]) -> list[FileMatch]:
+    """Content matches of one file version, or the finding its name alone makes."""
+    found: list[FileMatch] = []
+    for unit in units_of(path, data):
+        if isinstance(unit, Skipped):
+            skipped[unit.reason] += 1
+            continue
+        found.extend(
+            (match, unit.nested_path) for match in engine.scan_text(unit.text, unit.filename, path)
+        )
+    if is_ssh_host_key(path):
+        # A host key is a private key, but its risk is impersonation, not access: its own rule.
+        text = data.decode("utf-8", "replace")
+        return [(Match(SSH_HOST_KEY.meta, text.strip(), 1), None)]
+    if not found:
+        by_name = sensitive_by_name(path, data)
+        if by_name is not None:
+            text = data.decode("utf-8", "replace")[:_NAME_FINDING_CHARS]
+            found.append((Match(by_name, text, None, note="reported for its name and place"), None))
+    return found
+
+
 def layer_ref(image: Image, index: int) -> LayerRef:
     layer = image.layers[index]
     history = layer.history
@@ -132,7 +159,7 @@ def layer_ref(image: Image, index: int) -> LayerRef:
 
 
 def _file_findings(
-    image: Image, matches: dict[Version, list[tuple[Match, str | None]]]
+    image: Image, matches: dict[Version, list[FileMatch]], packages: PackageFiles
 ) -> list[Finding]:
     findings: list[Finding] = []
     for version, found in matches.items():
@@ -141,7 +168,9 @@ def _file_findings(
         removed_by = None
         if version.removed_by is not None:
             removed_by = RemovedBy(version.removed_by, image.layers[version.removed_by].instruction)
+        vendored = is_vendored(version.display_path, packages)
         for match, nested_path in found:
+            downgrade = vendored and not match.verified
             findings.append(
                 Finding(
                     rule=match.rule,
@@ -153,6 +182,10 @@ def _file_findings(
                     line=match.line,
                     status=version.status,
                     removed_by=removed_by,
+                    severity=Severity.LOW if downgrade else match.severity,
+                    confidence=Confidence.LOW if downgrade else None,
+                    reason="vendored" if downgrade else None,
+                    note=match.note,
                 )
             )
     return findings
@@ -186,6 +219,8 @@ def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
             layer=layer,
             line=None,
             key=hit.key,
+            severity=hit.match.severity,
+            note=hit.match.note,
         )
     return list(merged.values())
 

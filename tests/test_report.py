@@ -32,7 +32,7 @@ def test_table_shows_status_and_instruction(document: dict[str, object]) -> None
     text = render(document, Format.TABLE)
     [row] = [line for line in text.splitlines() if "/root/.ssh/id_rsa:" in line]
     assert "deleted by layer 2" in row and "COPY file:" in row and "in /root/.ssh/id_rsa" in row
-    assert text.rstrip().splitlines()[-1].startswith("13 findings")
+    assert text.rstrip().splitlines()[-1].startswith("14 findings")
 
 
 def test_control_characters_in_names_do_not_reach_the_terminal() -> None:

@@ -36,9 +36,8 @@ def test_user_rules_file_adds_a_rule(tmp_path: Path) -> None:
         "    regex: '(?P<secret>acme_[0-9a-f]{16})'\n"
     )
     rules = {rule.meta.id: rule for rule in load_rules([extra])}
-    assert list(rules["acme-key"].find("key=acme_0123456789abcdef")) == [
-        ("acme_0123456789abcdef", 4)
-    ]
+    hits = rules["acme-key"].find("key=acme_7f3a9c1e5b2d8f4a")
+    assert [(hit.secret, hit.offset) for hit in hits] == [("acme_7f3a9c1e5b2d8f4a", 4)]
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def _expected_for(form: str) -> list[tuple[object, ...]]:
     return [
         entry
         for entry in EXPECTED
-        if entry[:3] != ("config", "detect-secrets.url-credentials", "Healthcheck")
+        if entry[:3] != ("config", "url-credentials", "Healthcheck")
     ]
 
 
@@ -48,7 +48,7 @@ def test_demo_is_found_and_attributed_in_every_form(
         rows = {
             r
             for r in attributed_rows(result)
-            if r[:3] != ("config", "detect-secrets.url-credentials", "Healthcheck")
+            if r[:3] != ("config", "url-credentials", "Healthcheck")
         }
         if reference is None:
             reference = rows

@@ -2,31 +2,52 @@
 
 Our rules (signatures/) run first: they know provider formats and whole structures such as
 key blocks. detect-secrets runs second, on prefiltered lines, for keyword and entropy
-heuristics. Where both report the same secret, the more specific rule wins.
+heuristics. Placeholders and documentation examples are dropped whoever found them; where two
+detectors report the same secret, the more specific one wins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..severity import Severity
 from .lines import LineIndex
+from .noise import is_noise
 from .rules import Rule, RuleMeta
 from .secrets_core import SecretsCore, core_rules
+
+AWS_KEY_ID, AWS_SECRET_KEY = "aws-access-key-id", "aws-secret-access-key"
+_PAIR_DISTANCE = 5  # lines
 
 
 @dataclass(frozen=True)
 class Match:
-    """A secret found in a text: which rule, the clear value, and where."""
+    """A secret found in a text: which rule, the clear value, where, and what checks said."""
 
     rule: RuleMeta
     secret: str
     line: int | None
+    severity: Severity | None = None
+    verified: bool = False
+    """A provider checksum matched: real in shape, even inside vendored code."""
+    note: str | None = None
+
+    @property
+    def last_line(self) -> int | None:
+        return None if self.line is None else self.line + self.secret.count("\n")
+
+
+def _overlaps(a: Match, b: Match) -> bool:
+    if a.line is None or b.line is None:
+        return a.secret in b.secret or b.secret in a.secret
+    same_lines = a.line <= (b.last_line or b.line) and b.line <= (a.last_line or a.line)
+    return same_lines and (a.secret in b.secret or b.secret in a.secret)
 
 
 class Engine:
-    """All detectors behind one call: `scan_text(text, filename)`."""
+    """All detectors behind one call: `scan_text(text, filename, path)`."""
 
     def __init__(self, rules: Sequence[Rule], core: SecretsCore | None = None) -> None:
         self.rules = list(rules)
@@ -48,33 +69,67 @@ class Engine:
         with self.core.session():
             yield self
 
-    def scan_text(self, text: str, filename: str) -> list[Match]:
-        """Every secret in text; `filename` lets heuristics pick the file's syntax."""
+    def scan_text(self, text: str, filename: str, path: str | None = None) -> list[Match]:
+        """Every secret in text; `filename` picks syntax heuristics, `path` path-bound rules."""
         index = LineIndex(text)
         lowered = text.lower()
-        matches: list[Match] = []
-        claimed: list[tuple[int, int, str]] = []  # (first line, last line, secret) of our rules
+        ours: list[Match] = []
         for rule in self.rules:
-            for secret, offset in rule.find(text, lowered):
-                first = index.line_of(offset)
-                last = first + secret.count("\n")
-                matches.append(Match(rule.meta, secret, first))
-                claimed.append((first, last, secret))
+            if not rule.applies_to(path):
+                continue
+            for hit in rule.find(text, lowered):
+                ours.append(
+                    Match(
+                        rule.meta,
+                        hit.secret,
+                        index.line_of(hit.offset),
+                        hit.verdict.severity,
+                        hit.verdict.checksum,
+                        hit.verdict.note,
+                    )
+                )
+        specific = [m for m in ours if not m.rule.generic]
+        ours = specific + [
+            m for m in ours if m.rule.generic and not any(_overlaps(m, s) for s in specific)
+        ]
+        matches = _pair_aws_keys(ours)
         if self.core is not None:
-            best: dict[tuple[int, str], Match] = {}
-            for core_match in self.core.scan(text, filename):
-                if any(
-                    first <= core_match.line <= last
-                    and (core_match.secret in secret or secret in core_match.secret)
-                    for first, last, secret in claimed
-                ):
-                    continue
-                key = (core_match.line, core_match.secret)
-                kept = best.get(key)
-                if kept is None or core_match.rule.severity.rank > kept.rule.severity.rank:
-                    best[key] = Match(core_match.rule, core_match.secret, core_match.line)
-            matches.extend(best.values())
+            matches.extend(self._core_matches(text, filename, matches))
         return _unique(matches)
+
+    def _core_matches(self, text: str, filename: str, claimed: list[Match]) -> list[Match]:
+        assert self.core is not None
+        best: dict[tuple[int, str], Match] = {}
+        for core_match in self.core.scan(text, filename):
+            candidate = Match(core_match.rule, core_match.secret, core_match.line)
+            if is_noise(candidate.secret) or any(_overlaps(candidate, m) for m in claimed):
+                continue
+            key = (core_match.line, core_match.secret)
+            kept = best.get(key)
+            if kept is None or candidate.rule.severity.rank > kept.rule.severity.rank:
+                best[key] = candidate
+        return list(best.values())
+
+
+def _pair_aws_keys(matches: list[Match]) -> list[Match]:
+    """An access key id and a secret key a few lines apart are one usable credential."""
+    ids = [m for m in matches if m.rule.id == AWS_KEY_ID and m.line is not None]
+    secrets = [m for m in matches if m.rule.id == AWS_SECRET_KEY and m.line is not None]
+    paired: dict[int, Match] = {}
+    for key_id in ids:
+        for secret in secrets:
+            if abs((secret.line or 0) - (key_id.line or 0)) <= _PAIR_DISTANCE:
+                paired[id(secret)] = replace(
+                    secret,
+                    severity=Severity.CRITICAL,
+                    note=f"paired with access key id {key_id.secret[:4]}… on line {key_id.line}",
+                )
+                paired[id(key_id)] = replace(
+                    key_id,
+                    severity=Severity.CRITICAL,
+                    note=f"paired with a secret access key on line {secret.line}",
+                )
+    return [paired.get(id(m), m) for m in matches]
 
 
 def _unique(matches: list[Match]) -> list[Match]:

@@ -89,7 +89,8 @@ def _pairs(arguments: str) -> Iterator[tuple[str, str]]:
 
 
 def _is_heuristic(match: Match) -> bool:
-    return match.rule.id.startswith(CORE_PREFIX)
+    """Generic rules and the core's heuristics: less telling than a key that names a secret."""
+    return match.rule.generic or match.rule.id.startswith(CORE_PREFIX)
 
 
 def _assignment(rule: RuleMeta, name: str, value: str, engine: Engine) -> list[Match]:

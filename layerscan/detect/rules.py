@@ -2,15 +2,18 @@
 
 A rule is data, not code: an id that never changes (it becomes a SARIF ruleId and a baseline
 key), a regex whose named group `secret` is the credential, cheap keywords that must appear
-before the regex is tried, and examples the test suite runs against it.
+before the regex is tried, optional minimum entropy, a validator (validators.py), allow
+patterns, path globs for rules that only make sense in certain files, and examples that the
+test suite runs against it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,8 +23,27 @@ import yaml
 
 from ..errors import UsageError
 from ..severity import Confidence, Severity
+from .noise import is_noise
+from .validators import VALIDATORS, Verdict
 
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,63}$")
+_KNOWN_FIELDS = frozenset(
+    {
+        "id",
+        "title",
+        "severity",
+        "confidence",
+        "description",
+        "regex",
+        "keywords",
+        "min_entropy",
+        "validator",
+        "allow",
+        "paths",
+        "examples",
+        "generic",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,17 @@ class RuleMeta:
     severity: Severity
     confidence: Confidence
     description: str = ""
+    generic: bool = False
+    """Matches by key name or shape rather than by a provider's format (less specific)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One candidate a rule accepted, with what its validator said."""
+
+    secret: str
+    offset: int
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -43,25 +76,48 @@ class Rule:
     pattern: re.Pattern[str]
     keywords: tuple[str, ...]
     min_entropy: float | None = None
+    validator: str | None = None
     allow: tuple[re.Pattern[str], ...] = ()
+    paths: tuple[str, ...] = ()
     examples_match: tuple[str, ...] = ()
     examples_no_match: tuple[str, ...] = ()
     origin: str = ""
 
-    def find(self, text: str, lowered: str | None = None) -> Iterable[tuple[str, int]]:
-        """Each (secret, offset) in text that passes keywords, entropy and allow patterns."""
+    @property
+    def _secret_groups(self) -> list[str]:
+        """`secret`, or alternatives `secret_*` when one regex has several value shapes."""
+        return [
+            name
+            for name in self.pattern.groupindex
+            if name == "secret" or name.startswith("secret_")
+        ]
+
+    def applies_to(self, path: str | None) -> bool:
+        """Path-bound rules (a .netrc format, a kubeconfig) only run on matching files."""
+        if not self.paths:
+            return True
+        return path is not None and any(fnmatch.fnmatchcase(path, glob) for glob in self.paths)
+
+    def find(self, text: str, lowered: str | None = None) -> Iterator[Hit]:
+        """Candidates that pass keywords, entropy, allow patterns, the noise filter, validator."""
         lowered = text.lower() if lowered is None else lowered
         if self.keywords and not any(keyword in lowered for keyword in self.keywords):
             return
+        check = VALIDATORS[self.validator] if self.validator else None
         for match in self.pattern.finditer(text):
-            secret = match.group("secret")
-            if not secret:
+            group = next((name for name in self._secret_groups if match.group(name)), None)
+            if group is None:
                 continue
+            secret = match.group(group)
             if self.min_entropy is not None and shannon_entropy(secret) < self.min_entropy:
                 continue
             if any(allow.search(secret) for allow in self.allow):
                 continue
-            yield secret, match.start("secret")
+            if is_noise(secret):
+                continue
+            verdict = check(secret) if check else Verdict(keep=True)
+            if verdict.keep:
+                yield Hit(secret, match.start(group), verdict)
 
 
 def shannon_entropy(text: str) -> float:
@@ -75,6 +131,9 @@ def shannon_entropy(text: str) -> float:
 
 def _compile(spec: dict[str, Any], origin: str) -> Rule:
     where = f"{origin}: rule {spec.get('id', '?')!r}"
+    unknown = set(spec) - _KNOWN_FIELDS
+    if unknown:
+        raise UsageError(f"{where} has unknown fields {sorted(unknown)}")
     try:
         rule_id = str(spec["id"])
         title = str(spec["title"])
@@ -89,19 +148,31 @@ def _compile(spec: dict[str, Any], origin: str) -> Rule:
         raise UsageError(f"{where} has a regex that does not compile: {exc}") from exc
     if not _RULE_ID.match(rule_id):
         raise UsageError(f"{where}: ids are lowercase words joined by '-' or '.'")
-    if "secret" not in pattern.groupindex:
+    if not any(name == "secret" or name.startswith("secret_") for name in pattern.groupindex):
         raise UsageError(f"{where}: the regex needs a named group (?P<secret>...)")
+    validator = spec.get("validator")
+    if validator is not None and validator not in VALIDATORS:
+        raise UsageError(f"{where}: unknown validator {validator!r}; known: {sorted(VALIDATORS)}")
     examples = spec.get("examples") or {}
     try:
         allow = tuple(re.compile(p) for p in spec.get("allow") or ())
     except re.error as exc:
         raise UsageError(f"{where} has an allow pattern that does not compile: {exc}") from exc
     return Rule(
-        meta=RuleMeta(rule_id, title, severity, confidence, str(spec.get("description", ""))),
+        meta=RuleMeta(
+            rule_id,
+            title,
+            severity,
+            confidence,
+            " ".join(str(spec.get("description", "")).split()),
+            bool(spec.get("generic", False)),
+        ),
         pattern=pattern,
         keywords=tuple(str(k).lower() for k in spec.get("keywords") or ()),
         min_entropy=float(spec["min_entropy"]) if spec.get("min_entropy") is not None else None,
+        validator=validator,
         allow=allow,
+        paths=tuple(str(p) for p in spec.get("paths") or ()),
         examples_match=tuple(str(e) for e in examples.get("match") or ()),
         examples_no_match=tuple(str(e) for e in examples.get("no_match") or ()),
         origin=origin,

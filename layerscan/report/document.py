@@ -122,4 +122,6 @@ def _finding(
         "secret": finding.shown_secret(show_secrets),
         "secret_sha256": finding.secret_sha256,
         "also_in_history": list(finding.also_in_history),
+        "reason": finding.reason,
+        "note": finding.note,
     }

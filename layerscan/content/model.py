@@ -1,0 +1,46 @@
+"""What the content stage hands to the detectors: units to scan, and what was skipped and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Text to scan and its place inside the file it came from.
+
+    `nested_path` is None for the file itself; otherwise the archive member (or SQLite table)
+    the text came from, with one "!" between nesting levels: "lib/inner.jar!config/x.properties".
+    """
+
+    text: str
+    filename: str
+    nested_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file, or a part of one, that produced no unit, and why (`reason` is a Reason key)."""
+
+    reason: str
+    nested_path: str | None = None
+
+
+class Reason:
+    """Skip reasons: short keys that reports count and scripts match, so they never change."""
+
+    OVER_SIZE: Final = "over size limit"
+    BINARY: Final = "binary"
+    MEDIA: Final = "media"
+    DEPTH: Final = "archive depth limit"
+    RATIO: Final = "archive ratio limit"
+    MEMBERS: Final = "archive member limit"
+    SIZE: Final = "archive size limit"
+    OVERLAP: Final = "archive overlap"
+    CORRUPT: Final = "corrupt archive"
+    ENCRYPTED: Final = "encrypted archive member"
+    UNSUPPORTED: Final = "unsupported archive member"
+    SQLITE_ERROR: Final = "sqlite error"
+    SQLITE_TIME: Final = "sqlite time limit"
+    SQLITE_ROWS: Final = "sqlite row limit"

@@ -1,0 +1,55 @@
+"""Is a file third-party code? Then a secret in it is most likely a test key or an example.
+
+Two kinds of evidence: the path (site-packages, node_modules, /usr/share/doc, ...) and the
+image's own package databases (dpkg's *.list files, apk's installed db), which name every file
+a package installed. Such findings are kept but marked low, unless a checksum proved them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_VENDORED_PATH = re.compile(
+    r"(?:^|/)(?:site-packages|dist-packages|node_modules|bower_components|vendor|"
+    r"\.m2/repository|go/pkg/mod|gems|\.cargo/registry|jspm_packages)/"
+    r"|^/usr/share/(?:doc|man|info|licenses|common-licenses)/"
+    r"|^/usr/share/[^/]+/(?:examples?|tests?|testdata)/"
+)
+_DPKG_LIST = re.compile(r"^/?var/lib/dpkg/info/[^/]+\.list$")
+_APK_DB = re.compile(r"^/?lib/apk/db/installed$")
+
+
+class PackageFiles:
+    """Every path the image's package managers say they installed."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    @staticmethod
+    def is_database(path: str) -> bool:
+        """True for files this index learns from (dpkg lists, the apk database)."""
+        return bool(_DPKG_LIST.match(path) or _APK_DB.match(path))
+
+    def learn(self, path: str, data: bytes) -> None:
+        """Read one package database file met during the walk."""
+        text = data.decode("utf-8", "replace")
+        if _DPKG_LIST.match(path):
+            self._paths.update(line.strip() for line in text.splitlines() if line.startswith("/"))
+        elif _APK_DB.match(path):
+            folder = ""
+            for line in text.splitlines():
+                if line.startswith("F:"):
+                    folder = "/" + line[2:].strip()
+                elif line.startswith("R:"):
+                    self._paths.add(f"{folder}/{line[2:].strip()}")
+
+    def owns(self, path: str) -> bool:
+        return path in self._paths
+
+
+def is_vendored(path: str, packages: PackageFiles) -> bool:
+    """Third-party code by its place, or a file a system package installed."""
+    return bool(_VENDORED_PATH.search(path)) or packages.owns(path)
