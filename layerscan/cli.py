@@ -215,6 +215,14 @@ def recover_command(
     )
 
 
+@app.command("rules")
+def rules_command() -> None:
+    """List every rule layerscan can report (Markdown, as in the README)."""
+    from .report.rules_doc import catalogue_markdown
+
+    typer.echo(catalogue_markdown(), nl=False)
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .content import Skipped, units_of
+from .content import ContentLimits, Skipped, units_of
 from .detect.engine import Engine, Match
 from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
 from .detect.paths import NAME_RULE_METAS, SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
@@ -84,6 +84,7 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
     problems: list[LayerProblem] = []
     skipped: Counter[str] = Counter()
     packages = PackageFiles()
+    limits = ContentLimits(max_file_bytes=options.max_file_bytes)
     matches: dict[Version, list[FileMatch]] = {}
     files = scanned_bytes = 0
     for entry in walk(image, timeline, problems):
@@ -104,7 +105,7 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
         scanned_bytes += len(data)
         if PackageFiles.is_database(entry.display_path):
             packages.learn(entry.display_path, data)
-        found = _scan_file(entry.display_path, data, engine, skipped)
+        found = _scan_file(entry.display_path, data, engine, limits, skipped)
         if found:
             matches[version] = found
     findings = _file_findings(image, matches, packages)
@@ -130,16 +131,19 @@ FileMatch = tuple[Match, str | None]
 _NAME_FINDING_CHARS = 1 << 16
 
 
-def _scan_file(path: str, data: bytes, engine: Engine, skipped: Counter[str]) -> list[FileMatch]:
+def _scan_file(
+    path: str, data: bytes, engine: Engine, limits: ContentLimits, skipped: Counter[str]
+) -> list[FileMatch]:
     """Content matches of one file version, or the finding its name alone makes."""
     found: list[FileMatch] = []
-    for unit in units_of(path, data):
+    for unit in units_of(path, data, limits):
         if isinstance(unit, Skipped):
             skipped[unit.reason] += 1
             continue
-        found.extend(
-            (match, unit.nested_path) for match in engine.scan_text(unit.text, unit.filename, path)
+        matches = engine.scan_text(
+            unit.text, unit.filename, path, heuristics=unit.origin != "strings"
         )
+        found.extend((match, unit.nested_path) for match in matches)
     if is_ssh_host_key(path):
         # A host key is a private key, but its risk is impersonation, not access: its own rule.
         text = data.decode("utf-8", "replace")

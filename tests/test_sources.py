@@ -28,9 +28,7 @@ def _expected_for(form: str) -> list[tuple[object, ...]]:
     if not form.startswith("oci"):
         return EXPECTED
     return [
-        entry
-        for entry in EXPECTED
-        if entry[:3] != ("config", "url-credentials", "Healthcheck")
+        entry for entry in EXPECTED if entry[:3] != ("config", "url-credentials", "Healthcheck")
     ]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
+
+Origin = Literal["text", "strings", "rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,11 +14,15 @@ class Unit:
 
     `nested_path` is None for the file itself; otherwise the archive member (or SQLite table)
     the text came from, with one "!" between nesting levels: "lib/inner.jar!config/x.properties".
+    `origin` says how the text was made: a text file ("text"), the printable strings of a
+    binary, one per line ("strings"), or the rows of a SQLite table ("rows"); detectors may
+    trust shape-based heuristics less on strings, whose neighbouring lines are unrelated.
     """
 
     text: str
     filename: str
     nested_path: str | None = None
+    origin: Origin = "text"
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,15 @@ _BY_PREFIX4: dict[bytes, Kind] = {
     b"!<ar": Kind.BINARY,  # ar archives: .a, .deb
 }
 
+# Weak (short) signatures, trusted only once the data is known not to be text.
+_KNOWN_BINARY = (
+    b"\x1a\x01",  # terminfo
+    b"\x1e\x02",  # terminfo, extended number format
+    b"BC\xc0\xde",  # LLVM bitcode
+    b"JM\x01\x00",  # Java .jmod
+    b"Xcur",  # X11 cursors
+    b"\xfe\xed\xfe\xed",  # Java keystore (its keys are encrypted)
+)
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _MEDIA_MIME = ("image/", "audio/", "video/", "font/", "application/font", "application/x-font")
@@ -107,14 +116,18 @@ def sniff(data: bytes) -> Kind:
         return Kind.PYC
     if data[257:262] == b"ustar":
         return Kind.TAR
-    if data.startswith(_BOMS):
+    if data[-22:-18] == b"PK\x05\x06":
+        # A zip behind a stub (a self-extracting script, an "executable" Spring Boot jar) still
+        # ends with its end-of-central-directory record (when it has no comment).
+        return Kind.ZIP
+    if data.startswith(_BOMS) or data.find(b"\x00", 0, TEXT_WINDOW) == -1:
         return Kind.TEXT
-    if data.find(b"\x00", 0, TEXT_WINDOW) == -1:
-        # A zip behind a text stub (a self-extracting script, an "executable" Spring Boot jar)
-        # still ends with its end-of-central-directory record.
-        return Kind.ZIP if data[-22:-18] == b"PK\x05\x06" else Kind.TEXT
     if is_tar(data):
         return Kind.TAR
+    if data.startswith(_KNOWN_BINARY):
+        return Kind.BINARY
+    if _looks_utf16(data):
+        return Kind.TEXT
     return _by_libmagic(data)
 
 
@@ -129,6 +142,22 @@ def is_tar(data: bytes) -> bool:
         return False
     header = data[:512]
     return int(field, 8) == sum(header[:148]) + 8 * 0x20 + sum(header[156:])
+
+
+_TEXT_BYTES = bytes([9, 10, 13, *range(0x20, 0x7F)])
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """UTF-16 text without a BOM (libmagic calls it data): ASCII with a NUL beside each byte."""
+    sample = data[:1024]
+    for text, zeros in ((sample[0::2], sample[1::2]), (sample[1::2], sample[0::2])):
+        if (
+            len(text) >= 8
+            and zeros.count(0) >= len(zeros) * 0.9
+            and len(text.translate(None, _TEXT_BYTES)) <= len(text) * 0.05
+        ):
+            return True
+    return False
 
 
 def _is_pyc(data: bytes) -> bool:

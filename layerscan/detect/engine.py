@@ -8,6 +8,7 @@ detectors report the same secret, the more specific one wins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -69,13 +70,19 @@ class Engine:
         with self.core.session():
             yield self
 
-    def scan_text(self, text: str, filename: str, path: str | None = None) -> list[Match]:
-        """Every secret in text; `filename` picks syntax heuristics, `path` path-bound rules."""
+    def scan_text(
+        self, text: str, filename: str, path: str | None = None, heuristics: bool = True
+    ) -> list[Match]:
+        """Every secret in text; `filename` picks syntax heuristics, `path` path-bound rules.
+
+        `heuristics=False` keeps only provider formats: for strings pulled out of a binary,
+        where `key=value` shapes and entropy are accidents of the byte layout.
+        """
         index = LineIndex(text)
         lowered = text.lower()
         ours: list[Match] = []
         for rule in self.rules:
-            if not rule.applies_to(path):
+            if not rule.applies_to(path) or (rule.meta.generic and not heuristics):
                 continue
             for hit in rule.find(text, lowered):
                 ours.append(
@@ -88,12 +95,9 @@ class Engine:
                         hit.verdict.note,
                     )
                 )
-        specific = [m for m in ours if not m.rule.generic]
-        ours = specific + [
-            m for m in ours if m.rule.generic and not any(_overlaps(m, s) for s in specific)
-        ]
-        matches = _pair_aws_keys(ours)
-        if self.core is not None:
+        ours = [m for m in ours if not (m.rule.generic and _is_plain_word(m.secret))]
+        matches = _pair_aws_keys(_one_per_secret(ours))
+        if self.core is not None and heuristics:
             matches.extend(self._core_matches(text, filename, matches))
         return _unique(matches)
 
@@ -102,13 +106,29 @@ class Engine:
         best: dict[tuple[int, str], Match] = {}
         for core_match in self.core.scan(text, filename):
             candidate = Match(core_match.rule, core_match.secret, core_match.line)
-            if is_noise(candidate.secret) or any(_overlaps(candidate, m) for m in claimed):
+            if (
+                is_noise(candidate.secret)
+                or _is_plain_word(candidate.secret)
+                or any(_overlaps(candidate, m) for m in claimed)
+            ):
                 continue
             key = (core_match.line, core_match.secret)
             kept = best.get(key)
             if kept is None or candidate.rule.severity.rank > kept.rule.severity.rank:
                 best[key] = candidate
         return list(best.values())
+
+
+_PLAIN_WORD = re.compile(r"^[a-z]{1,8}$")
+
+
+def _is_plain_word(secret: str) -> bool:
+    """`files`, `strict`, `amd64`'s cousins: what a key-name heuristic finds in config syntax.
+
+    Only generic rules and the core's heuristics are held to this; a provider rule never
+    matches a bare lowercase word anyway.
+    """
+    return bool(_PLAIN_WORD.match(secret))
 
 
 def _pair_aws_keys(matches: list[Match]) -> list[Match]:
@@ -130,6 +150,20 @@ def _pair_aws_keys(matches: list[Match]) -> list[Match]:
                     note=f"paired with a secret access key on line {secret.line}",
                 )
     return [paired.get(id(m), m) for m in matches]
+
+
+def _one_per_secret(matches: list[Match]) -> list[Match]:
+    """Where several rules saw the same secret, keep the most telling one.
+
+    A provider rule beats a generic one (a GitHub token in a URL is a GitHub token first);
+    among equals the more severe wins.
+    """
+    ranked = sorted(matches, key=lambda m: (m.rule.generic, -(m.severity or m.rule.severity).rank))
+    kept: list[Match] = []
+    for match in ranked:
+        if not any(_overlaps(match, other) for other in kept):
+            kept.append(match)
+    return sorted(kept, key=lambda m: (m.line or 0, m.rule.id))
 
 
 def _unique(matches: list[Match]) -> list[Match]:

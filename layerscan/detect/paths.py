@@ -23,8 +23,14 @@ class NameRule:
     """Content that must be present (an .npmrc without a token is only configuration)."""
 
     def matches(self, path: str, data: bytes) -> bool:
+        if any(fnmatch.fnmatchcase(path, glob) for glob in _TEMPLATES):
+            return False
         name_fits = any(fnmatch.fnmatchcase(path, glob) for glob in self.globs)
         return name_fits and (self.requires is None or self.requires.search(data) is not None)
+
+
+_TEMPLATES = ("*.example", "*.sample", "*.template", "*.tmpl", "*.dist", "*.defaults")
+"""Templates that document which secrets to set (.env.example) hold none themselves."""
 
 
 def _rule(rule_id: str, title: str, severity: Severity, description: str) -> RuleMeta:

@@ -39,6 +39,19 @@ def _status(finding: dict[str, Any]) -> str:
     return f"{finding['status']} by layer {removed['index']}"
 
 
+def _secret_groups(findings: list[dict[str, Any]]) -> dict[str, str]:
+    """A short tag (#1, #2, ...) for each secret seen in more than one place."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding["secret_sha256"]] = counts.get(finding["secret_sha256"], 0) + 1
+    tags: dict[str, str] = {}
+    for finding in findings:
+        digest = finding["secret_sha256"]
+        if counts[digest] > 1 and digest not in tags:
+            tags[digest] = f"#{len(tags) + 1} "
+    return tags
+
+
 def render(document: dict[str, Any]) -> str:
     image = document["image"]
     summary = document["summary"]
@@ -47,6 +60,7 @@ def render(document: dict[str, Any]) -> str:
         f"{summary['layers']} layers)"
     ]
     rows = []
+    groups = _secret_groups(document["findings"])
     for finding in document["findings"]:
         layer = finding["layer"] or {}
         layer_index = layer.get("index")
@@ -58,7 +72,7 @@ def render(document: dict[str, Any]) -> str:
                 _status(finding),
                 "" if layer_index is None else layer_index,
                 _short(layer.get("instruction")),
-                finding["secret"],
+                groups.get(finding["secret_sha256"], "") + finding["secret"],
             ]
         )
     if rows:

@@ -1,0 +1,94 @@
+"""Bytes of one file -> the units to scan: sniff, then read it the way its kind needs.
+
+Archives recurse through here, one level per archive, so the depth limit, the shared budget
+and the nested path ("lib/inner.jar!config/x.properties") are kept in this one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from . import archives, strings, text
+from .limits import DEFAULT_LIMITS, Budget, ContentLimits
+from .model import Reason, Skipped, Unit
+from .sniff import ARCHIVES, Kind, sniff
+from .sqlite import read_tables
+
+
+def units_of(
+    path: str, data: bytes, limits: ContentLimits | None = None
+) -> Iterator[Unit | Skipped]:
+    """The units to scan in one file version (and what was skipped in it, with the reason)."""
+    limits = limits or DEFAULT_LIMITS
+    if not data:
+        return
+    if len(data) > limits.max_file_bytes:
+        yield Skipped(Reason.OVER_SIZE)
+        return
+    yield from _units(data, _basename(path), (), limits, Budget.start(limits))
+
+
+def _units(
+    data: bytes,
+    filename: str,
+    parents: tuple[str, ...],
+    limits: ContentLimits,
+    budget: Budget,
+) -> Iterator[Unit | Skipped]:
+    nested = "!".join(parents) or None
+    kind = sniff(data)
+    if kind is Kind.TEXT:
+        yield Unit(text.decode(data), filename, nested)
+    elif kind in ARCHIVES:
+        yield from _archive(kind, data, filename, parents, limits, budget)
+    elif kind is Kind.ELF:
+        yield from _strings(strings.elf_strings(data, limits.min_string_length), filename, nested)
+    elif kind is Kind.CLASS:
+        yield from _strings(strings.class_strings(data, limits.min_string_length), filename, nested)
+    elif kind is Kind.PYC:
+        yield from _strings(strings.pyc_strings(data, limits.min_string_length), filename, nested)
+    elif kind is Kind.SQLITE:
+        for table in read_tables(data, limits):
+            if isinstance(table, Skipped):
+                yield Skipped(table.reason, _join(parents, table.nested_path))
+            else:
+                yield Unit(table.text, filename, _join(parents, table.name), "rows")
+    elif kind is Kind.MEDIA:
+        yield Skipped(Reason.MEDIA, nested)
+    elif kind is Kind.BINARY:
+        yield Skipped(Reason.BINARY, nested)
+
+
+def _archive(
+    kind: Kind,
+    data: bytes,
+    filename: str,
+    parents: tuple[str, ...],
+    limits: ContentLimits,
+    budget: Budget,
+) -> Iterator[Unit | Skipped]:
+    if len(parents) >= limits.max_depth:
+        yield Skipped(Reason.DEPTH, "!".join(parents) or None)
+        return
+    for member in archives.members(kind, data, filename, limits, budget):
+        if isinstance(member, Skipped):
+            yield Skipped(member.reason, _join(parents, member.nested_path))
+        else:
+            yield from _units(
+                member.data, _basename(member.name), (*parents, member.name), limits, budget
+            )
+
+
+def _strings(found: str, filename: str, nested: str | None) -> Iterator[Unit]:
+    if found:
+        yield Unit(found, filename, nested, "strings")
+
+
+def _join(parents: tuple[str, ...], name: str | None) -> str | None:
+    if name is None:
+        return "!".join(parents) or None
+    return "!".join((*parents, name))
+
+
+def _basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
