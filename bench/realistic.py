@@ -194,6 +194,8 @@ FILE_MODES = {
     "/srv/app/deploy/id_rsa": 0o600,
     "/root/.ssh/id_ed25519": 0o600,
     "/root/.aws/credentials": 0o600,
+    "/root/.npmrc": 0o600,
+    "/root/.git-credentials": 0o600,
 }
 
 
@@ -328,7 +330,7 @@ def write_tree(files: dict[str, str], prefix: str, directory: Path) -> None:
         target.write_text(content)
         mode = FILE_MODES.get(path, 0o644)
         target.chmod(mode)
-        if mode == 0o600:  # as ssh-keygen and aws configure leave them
+        if mode == 0o600:  # as ssh-keygen, aws configure, npm and git leave them
             target.parent.chmod(0o700)
 
 

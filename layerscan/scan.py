@@ -172,8 +172,8 @@ def _file_findings(
         removed_by = None
         if version.removed_by is not None:
             removed_by = RemovedBy(version.removed_by, image.layers[version.removed_by].instruction)
-        vendored = is_vendored(version.display_path, packages)
         for match, nested_path in found:
+            vendored = is_vendored(version.display_path, packages, nested_path)
             downgrade = vendored and not match.verified
             findings.append(
                 Finding(

@@ -8,7 +8,6 @@ detectors report the same secret, the more specific one wins.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ from .lines import LineIndex
 from .noise import is_noise
 from .rules import Rule, RuleMeta
 from .secrets_core import SecretsCore, core_rules
+from .validators import is_identifier
 
 AWS_KEY_ID, AWS_SECRET_KEY = "aws-access-key-id", "aws-secret-access-key"
 _PAIR_DISTANCE = 5  # lines
@@ -95,7 +95,7 @@ class Engine:
                         hit.verdict.note,
                     )
                 )
-        ours = [m for m in ours if not (m.rule.generic and _is_plain_word(m.secret))]
+        ours = [m for m in ours if not (m.rule.generic and is_identifier(m.secret))]
         matches = _pair_aws_keys(_one_per_secret(ours))
         if self.core is not None and heuristics:
             matches.extend(self._core_matches(text, filename, matches))
@@ -108,7 +108,7 @@ class Engine:
             candidate = Match(core_match.rule, core_match.secret, core_match.line)
             if (
                 is_noise(candidate.secret)
-                or _is_plain_word(candidate.secret)
+                or is_identifier(candidate.secret)
                 or any(_overlaps(candidate, m) for m in claimed)
             ):
                 continue
@@ -117,18 +117,6 @@ class Engine:
             if kept is None or candidate.rule.severity.rank > kept.rule.severity.rank:
                 best[key] = candidate
         return list(best.values())
-
-
-_PLAIN_WORD = re.compile(r"^[a-z]{1,8}$")
-
-
-def _is_plain_word(secret: str) -> bool:
-    """`files`, `strict`, `amd64`'s cousins: what a key-name heuristic finds in config syntax.
-
-    Only generic rules and the core's heuristics are held to this; a provider rule never
-    matches a bare lowercase word anyway.
-    """
-    return bool(_PLAIN_WORD.match(secret))
 
 
 def _pair_aws_keys(matches: list[Match]) -> list[Match]:

@@ -26,6 +26,10 @@ class LineIndex:
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self._line_starts(), offset)
 
+    def line_start(self, number: int) -> int:
+        """Offset of the first character of a line."""
+        return self._line_starts()[number - 1]
+
     def line_text(self, number: int) -> str:
         starts = self._line_starts()
         start = starts[number - 1]

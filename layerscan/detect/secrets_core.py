@@ -80,6 +80,10 @@ def core_rules() -> dict[str, RuleMeta]:
     }
 
 
+_LONG_LINE = 500
+_WINDOW_BEFORE, _WINDOW_AFTER = 120, 280
+
+
 def _prefilters() -> list[re.Pattern[str]]:
     return [re.compile(anchor) for anchor in _ANCHORS]
 
@@ -107,16 +111,26 @@ class SecretsCore:
                 self._active = False
 
     def candidate_lines(self, text: str) -> list[tuple[int, str]]:
-        """(line number, line) for each line the prefilter flags."""
-        flagged: dict[int, str] = {}
+        """(line number, line) for each line the prefilter flags.
+
+        A long line (minified JS, a one-line JSON document) is cut to a window around each
+        flagged spot: the core's filters are regexes that slow down quadratically on long
+        lines, and a secret sits next to the keyword that flagged it anyway.
+        """
+        flagged: dict[tuple[int, int], str] = {}
         lowered = text.lower()  # may differ in length from text, never in its line breaks
         lowered_lines, lines = LineIndex(lowered), LineIndex(text)
         for prefilter in self._prefilters:
             for match in prefilter.finditer(lowered):
                 number = lowered_lines.line_of(match.start())
-                if number not in flagged:
-                    flagged[number] = lines.line_text(number)
-        return sorted(flagged.items())
+                line = lines.line_text(number)
+                if len(line) <= _LONG_LINE:
+                    flagged.setdefault((number, 0), line)
+                    continue
+                column = match.start() - lowered_lines.line_start(number)
+                window = max(0, column - _WINDOW_BEFORE)
+                flagged.setdefault((number, window), line[window : column + _WINDOW_AFTER])
+        return [(number, line) for (number, _), line in sorted(flagged.items())]
 
     def scan(self, text: str, filename: str) -> list[CoreMatch]:
         """Secrets the core finds in text; only prefiltered lines reach its plugins."""

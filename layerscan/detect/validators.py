@@ -134,6 +134,29 @@ def jwt(secret: str) -> Verdict:
     return KEEP
 
 
+_IDENTIFIER = re.compile(
+    r"^(?:[a-z_]+(?:\.[A-Za-z_]\w*)*"  # password_field, self.secret
+    r"|(?:[A-Z][a-z]+)+"  # NextToken, Password
+    r"|[a-z]+(?:[A-Z][a-z]+)+"  # nextToken
+    r"|[A-Z][A-Z_]+)$"  # SECRET_NAME
+)
+
+
+def assignment_value(secret: str) -> Verdict:
+    """The value of `password = ...` is a secret, unless it is a name of something else.
+
+    Code and API schemas assign identifiers to secret-sounding keys (`"output_token":
+    "NextToken"`, `secret = self.secret`); a value made only of letters in identifier shape is
+    one of those. Real secrets carry digits, symbols or random case.
+    """
+    return DROP if is_identifier(secret) else KEEP
+
+
+def is_identifier(value: str) -> bool:
+    """Letters (and underscores, dots) in the shape of a name in code, not of a secret."""
+    return bool(_IDENTIFIER.match(value))
+
+
 def kube_client_key(secret: str) -> Verdict:
     """kubeconfig `client-key-data` is base64 of a PEM private key."""
     decoded = _b64decode(secret)
@@ -148,4 +171,5 @@ VALIDATORS: dict[str, Callable[[str], Verdict]] = {
     "private-key-block": private_key_block,
     "jwt": jwt,
     "kube-client-key": kube_client_key,
+    "assignment-value": assignment_value,
 }

@@ -15,6 +15,12 @@ _VENDORED_PATH = re.compile(
     r"|^/usr/share/(?:doc|man|info|licenses|common-licenses)/"
     r"|^/usr/share/[^/]+/(?:examples?|tests?|testdata)/"
 )
+_PACKAGE_ARCHIVE = re.compile(r"\.(?:whl|egg|gem|nupkg|crate)$")
+"""Distribution formats of third-party packages: whatever is inside one is vendored."""
+_PYCACHE = re.compile(r"^(?P<folder>.*)/__pycache__/(?P<module>[^/.]+)\.[^/]+\.pyc$")
+_MERGED_TOP = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/")
+"""Merged-/usr systems install /lib/x to /usr/lib/x; dpkg still lists the /lib path."""
+
 _DPKG_LIST = re.compile(r"^/?var/lib/dpkg/info/[^/]+\.list$")
 _APK_DB = re.compile(r"^/?lib/apk/db/installed$")
 
@@ -47,9 +53,22 @@ class PackageFiles:
                     self._paths.add(f"{folder}/{line[2:].strip()}")
 
     def owns(self, path: str) -> bool:
-        return path in self._paths
+        """True if a package installed this path (or the source of this compiled .pyc)."""
+        compiled = _PYCACHE.match(path)
+        if compiled:
+            path = f"{compiled['folder']}/{compiled['module']}.py"
+        if path in self._paths:
+            return True
+        if path.startswith("/usr/"):
+            return path[len("/usr") :] in self._paths
+        return path.startswith(_MERGED_TOP) and "/usr" + path in self._paths
 
 
-def is_vendored(path: str, packages: PackageFiles) -> bool:
-    """Third-party code by its place, or a file a system package installed."""
-    return bool(_VENDORED_PATH.search(path)) or packages.owns(path)
+def is_vendored(path: str, packages: PackageFiles, nested_path: str | None = None) -> bool:
+    """Third-party code by its place, its package archive, or a system package's file list."""
+    if _VENDORED_PATH.search(path) or packages.owns(path):
+        return True
+    if nested_path is not None:
+        members = "/" + nested_path.replace("!", "/")
+        return bool(_PACKAGE_ARCHIVE.search(path) or _VENDORED_PATH.search(members))
+    return False
