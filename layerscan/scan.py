@@ -7,6 +7,7 @@ replayed, so findings are assembled after the walk.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -151,9 +152,19 @@ def _scan_file(
     if not found:
         by_name = sensitive_by_name(path, data)
         if by_name is not None:
-            text = data.decode("utf-8", "replace")[:_NAME_FINDING_CHARS]
-            found.append((Match(by_name, text, None, note="reported for its name and place"), None))
+            found.append((_name_match(by_name, data), None))
     return found
+
+
+def _name_match(rule: RuleMeta, data: bytes) -> Match:
+    """A finding for the whole file: its text, or for a binary file its sha256."""
+    try:
+        secret = data[:_NAME_FINDING_CHARS].decode("utf-8").strip()
+        note = "reported for its name and place"
+    except UnicodeDecodeError:
+        secret = "sha256:" + hashlib.sha256(data).hexdigest()
+        note = "reported for its name and place; a binary file, identified by its sha256"
+    return Match(rule, secret or "(empty file)", None, note=note)
 
 
 def layer_ref(image: Image, index: int) -> LayerRef:
