@@ -20,6 +20,7 @@ from .image import Image
 from .instruction import abbreviate
 from .report import Format, render
 from .report.document import build_document
+from .report.table import terminal_safe
 from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, build_engine, scan
 from .sources import OpenOptions, open_image
 
@@ -125,7 +126,9 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
                         stats.added if stats else 0,
                         stats.changed if stats else 0,
                         stats.deleted if stats else 0,
-                        abbreviate(redact_known(layer.instruction or "", secrets), 80),
+                        terminal_safe(
+                            abbreviate(redact_known(layer.instruction or "", secrets), 80)
+                        ),
                     ]
                 )
     except LayerscanError as exc:
@@ -133,7 +136,9 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
     headers = ["layer", "diff_id", "size", "added", "changed", "deleted", "instruction"]
     typer.echo(tabulate(rows, headers=headers, tablefmt="simple"))
     for problem in problems:
-        typer.echo(f"error: layer {problem.layer_index}: {problem.message}", err=True)
+        typer.echo(
+            terminal_safe(f"error: layer {problem.layer_index}: {problem.message}"), err=True
+        )
     if any(problem.fatal for problem in problems):
         raise typer.Exit(EXIT_INCOMPLETE)
 
@@ -162,7 +167,7 @@ def history_command(
                     "" if entry.layer_index is None else entry.layer_index,
                     "yes" if entry.empty_layer else "",
                     (entry.created or "")[:19],
-                    redact_known(entry.created_by or entry.comment or "", secrets),
+                    terminal_safe(redact_known(entry.created_by or entry.comment or "", secrets)),
                 ]
                 for entry in opened.history
             ]
@@ -175,7 +180,7 @@ def history_command(
         )
     )
     for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(terminal_safe(f"warning: {warning}"), err=True)
 
 
 @app.command("recover")
@@ -210,8 +215,10 @@ def recover_command(
     except OSError as exc:
         _fail(f"cannot write into {output_dir}: {exc.strerror or exc}")
     typer.echo(
-        f"{record.original_path} from layer {record.layer_index} ({record.status}) -> "
-        f"{output_dir / record.written_to} sha256:{record.sha256} ({record.size} bytes)"
+        terminal_safe(
+            f"{record.original_path} from layer {record.layer_index} ({record.status}) -> "
+            f"{output_dir / record.written_to} sha256:{record.sha256} ({record.size} bytes)"
+        )
     )
 
 

@@ -72,7 +72,7 @@ def render(document: dict[str, Any]) -> str:
                 _status(finding),
                 "" if layer_index is None else layer_index,
                 _short(layer.get("instruction")),
-                groups.get(finding["secret_sha256"], "") + finding["secret"],
+                groups.get(finding["secret_sha256"], "") + terminal_safe(finding["secret"]),
             ]
         )
     if rows:
