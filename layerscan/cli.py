@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 from tabulate import tabulate
 
+from .compression import LayerLimits
 from .detect.history import scan_history
 from .errors import LayerscanError, TargetError, UsageError
 from .findings import redact_known
@@ -23,6 +24,7 @@ from .report.document import build_document
 from .report.table import terminal_safe
 from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, build_engine, scan
 from .sources import OpenOptions, open_image
+from .walk import WalkLimits
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -84,6 +86,18 @@ def scan_command(
     rules: Annotated[
         list[Path] | None, typer.Option("--rules", help="Extra rules file (YAML, as signatures/)")
     ] = None,
+    max_layer_bytes: Annotated[
+        int, typer.Option("--max-layer-bytes", help="Stop reading a layer past this many bytes")
+    ] = WalkLimits().layer.max_bytes,
+    max_ratio: Annotated[
+        float, typer.Option("--max-ratio", help="Stop a layer that expands more than this")
+    ] = WalkLimits().layer.max_ratio,
+    max_image_bytes: Annotated[
+        int, typer.Option("--max-image-bytes", help="Stop reading the image past this many bytes")
+    ] = WalkLimits().max_image_bytes,
+    max_entries: Annotated[
+        int, typer.Option("--max-entries", help="Stop after this many tar entries in all")
+    ] = WalkLimits().max_entries,
 ) -> None:
     """Scan every layer, the build history and the config for secrets."""
     options = ScanOptions(
@@ -91,6 +105,11 @@ def scan_command(
         platform=platform,
         max_file_bytes=max_file_size,
         rules_files=tuple(rules or ()),
+        walk_limits=WalkLimits(
+            layer=LayerLimits(max_bytes=max_layer_bytes, max_ratio=max_ratio),
+            max_image_bytes=max_image_bytes,
+            max_entries=max_entries,
+        ),
     )
     try:
         result = scan(target, options)
@@ -113,7 +132,7 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
 
     try:
         with open_image(target, OpenOptions(image, platform)) as opened:
-            timeline, problems = replay(opened)
+            timeline, log = replay(opened)
             secrets = _history_secrets(opened)
             rows = []
             for layer in opened.layers:
@@ -135,11 +154,14 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
         _fail(str(exc))
     headers = ["layer", "diff_id", "size", "added", "changed", "deleted", "instruction"]
     typer.echo(tabulate(rows, headers=headers, tablefmt="simple"))
-    for problem in problems:
+    for problem in log.problems:
+        label = "error" if problem.lost_content else "warning"
+        where = f" {problem.path}" if problem.path else ""
         typer.echo(
-            terminal_safe(f"error: layer {problem.layer_index}: {problem.message}"), err=True
+            terminal_safe(f"{label}: layer {problem.layer_index}{where}: {problem.message}"),
+            err=True,
         )
-    if any(problem.fatal for problem in problems):
+    if any(problem.lost_content for problem in log.problems):
         raise typer.Exit(EXIT_INCOMPLETE)
 
 

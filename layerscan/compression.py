@@ -7,9 +7,12 @@ skopeo and old engines all label layers loosely (a `.tar` media type on a gzip b
 from __future__ import annotations
 
 import bz2
-import gzip
+import hashlib
 import io
 import lzma
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, cast
 
 import zstandard
@@ -64,16 +67,86 @@ class _Chain(io.RawIOBase):
         super().close()
 
 
-def open_uncompressed(raw: BinaryIO) -> tuple[BinaryIO, Compression]:
-    """Wrap a blob stream so that reading it yields the uncompressed bytes."""
+class _GzipMembers(io.RawIOBase):
+    """gzip, member after member, with zlib directly; bytes after the last member are ignored.
+
+    Python's GzipFile raises on anything after the last member and loses what the same read
+    had already inflated; a layer with trailing garbage would then lose its last entries.
+    Here the garbage is reported through `on_trailing` and read to the end (so a digest over
+    the whole blob can still be checked), but never inflated.
+    """
+
+    def __init__(self, raw: BinaryIO, on_trailing: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_trailing = on_trailing
+        self._inflater = zlib.decompressobj(31)
+        self._input = b""
+        self._finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._finished:
+            if self._inflater.eof:
+                self._next_member()
+                continue
+            data = self._inflater.unconsumed_tail or self._input or self._raw.read(READ_SIZE)
+            self._input = b""
+            if not data:
+                raise EOFError("the gzip stream ends before its end-of-stream marker")
+            out = self._inflater.decompress(data, len(buffer))
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+        return 0
+
+    def _next_member(self) -> None:
+        rest = self._inflater.unused_data
+        while len(rest) < 2:
+            more = self._raw.read(READ_SIZE)
+            if not more:
+                break
+            rest += more
+        if not rest:
+            self._finished = True
+        elif rest[:2] == b"\x1f\x8b":
+            self._inflater = zlib.decompressobj(31)
+            self._input = rest
+        else:
+            self._finished = True
+            trailing = len(rest)
+            while chunk := self._raw.read(READ_SIZE):
+                trailing += len(chunk)
+            self._on_trailing(trailing)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def _ignore(_: int) -> None:
+    """No one to tell about trailing bytes."""
+
+
+def open_uncompressed(
+    raw: BinaryIO, on_trailing: Callable[[int], None] = _ignore
+) -> tuple[BinaryIO, Compression]:
+    """Wrap a blob stream so that reading it yields the uncompressed bytes.
+
+    `on_trailing` hears of bytes after the end of a gzip stream (ignored, not inflated).
+    """
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw))
     kind = sniff(buffered.peek(8)[:8])
     if kind == "none":
         return cast(BinaryIO, buffered), kind
     top: Any
     if kind == "gzip":
-        top = gzip.GzipFile(fileobj=buffered, mode="rb")
-    elif kind == "zstd":
+        return cast(
+            BinaryIO, io.BufferedReader(_GzipMembers(buffered, on_trailing), READ_SIZE)
+        ), kind
+    if kind == "zstd":
         top = zstandard.ZstdDecompressor().stream_reader(
             buffered, read_size=READ_SIZE, read_across_frames=True, closefd=False
         )
@@ -82,3 +155,105 @@ def open_uncompressed(raw: BinaryIO) -> tuple[BinaryIO, Compression]:
     else:
         top = bz2.BZ2File(buffered)
     return cast(BinaryIO, io.BufferedReader(_Chain(top, cast(BinaryIO, buffered)), READ_SIZE)), kind
+
+
+class LimitExceeded(Exception):
+    """A layer grew past a configured bound (bytes, or expansion over its compressed size)."""
+
+
+@dataclass(frozen=True)
+class LayerLimits:
+    """Bounds on one layer's uncompressed stream: a decompression bomb stops here."""
+
+    max_bytes: int = 16 << 30
+    max_ratio: float = 1000.0
+    ratio_after: int = 64 << 20
+    """The ratio is judged only past this many uncompressed bytes: small layers of zeros or
+    text compress very well and are harmless."""
+
+
+class LayerMeter:
+    """Counts and hashes a layer's bytes on both sides of the decompressor, within limits.
+
+    The hashes let the walker check the manifest digest (compressed blob) and the config's
+    diff_id (uncompressed tar) on the same single pass that scans the layer.
+    """
+
+    def __init__(self, limits: LayerLimits) -> None:
+        self.limits = limits
+        self.compressed_bytes = 0
+        self.uncompressed_bytes = 0
+        self._compressed_sha = hashlib.sha256()
+        self._uncompressed_sha = hashlib.sha256()
+        self.plain = False
+        """An uncompressed blob: one hash serves for both digests."""
+        self.trailing_bytes = 0
+        """Bytes after the end of the compressed stream, ignored."""
+
+    def saw_trailing(self, count: int) -> None:
+        self.trailing_bytes += count
+
+    def saw_compressed(self, chunk: bytes) -> None:
+        self.compressed_bytes += len(chunk)
+        if not self.plain:
+            self._compressed_sha.update(chunk)
+
+    def saw_uncompressed(self, chunk: bytes) -> None:
+        self.uncompressed_bytes += len(chunk)
+        self._uncompressed_sha.update(chunk)
+        if self.uncompressed_bytes > self.limits.max_bytes:
+            raise LimitExceeded(
+                f"stopped after {self.uncompressed_bytes} uncompressed bytes: over the "
+                f"limit of {self.limits.max_bytes} per layer"
+            )
+        if (
+            self.uncompressed_bytes > self.limits.ratio_after
+            and self.uncompressed_bytes > self.limits.max_ratio * max(self.compressed_bytes, 1)
+        ):
+            raise LimitExceeded(
+                f"stopped after {self.uncompressed_bytes} bytes from {self.compressed_bytes} "
+                f"compressed: expands more than {self.limits.max_ratio:g} times (a "
+                "decompression bomb)"
+            )
+
+    @property
+    def compressed_digest(self) -> str:
+        return (
+            self.uncompressed_digest if self.plain else "sha256:" + self._compressed_sha.hexdigest()
+        )
+
+    @property
+    def uncompressed_digest(self) -> str:
+        return "sha256:" + self._uncompressed_sha.hexdigest()
+
+
+class _Metered(io.RawIOBase):
+    """Passes reads through and shows every chunk to a meter callback."""
+
+    def __init__(self, inner: BinaryIO, saw: Callable[[bytes], None]) -> None:
+        self._inner = inner
+        self._saw = saw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        self._saw(data)
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
+
+
+def open_metered(raw: BinaryIO, meter: LayerMeter) -> tuple[BinaryIO, Compression]:
+    """Like open_uncompressed, with both sides of the decompressor counted by `meter`."""
+    counted_raw = cast(BinaryIO, io.BufferedReader(_Metered(raw, meter.saw_compressed), READ_SIZE))
+    stream, kind = open_uncompressed(counted_raw, meter.saw_trailing)
+    meter.plain = kind == "none"
+    counted = _Metered(stream, meter.saw_uncompressed)
+    return cast(BinaryIO, io.BufferedReader(counted, READ_SIZE)), kind

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import LayerscanError, UsageError
 from .image import Image, Layer
+from .tarsafety import GuardedTarInfo
 from .timeline import Timeline, Version
 from .walk import READ_ERRORS, EntryKind, normalise_path
 
@@ -120,7 +121,7 @@ def _copy_member(layer: Layer, path: str, dir_fd: int, name: str, mode: int) -> 
     try:
         stream = layer.open()
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as archive:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=GuardedTarInfo) as archive:
                 for info in archive:
                     if info.isreg() and normalise_path(info.name) == path:
                         written = _write_regular(dir_fd, name, archive, info, mode)

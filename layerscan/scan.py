@@ -25,7 +25,7 @@ from .image import Image
 from .severity import Confidence, Severity
 from .sources import OpenOptions, open_image
 from .timeline import Timeline, Version
-from .walk import EntryKind, LayerProblem, walk
+from .walk import EntryKind, LayerProblem, WalkLimits, WalkLog, walk
 
 DEFAULT_MAX_FILE_BYTES = 32 << 20
 
@@ -37,6 +37,7 @@ class ScanOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     rules_files: tuple[Path, ...] = ()
     use_detect_secrets: bool = True
+    walk_limits: WalkLimits = field(default_factory=WalkLimits)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class ScanResult:
 
     image: Image
     findings: list[Finding]
-    problems: list[LayerProblem]
+    log: WalkLog
     timeline: Timeline
     rules: dict[str, RuleMeta]
     skipped: Counter[str] = field(default_factory=Counter)
@@ -54,8 +55,22 @@ class ScanResult:
     seconds: float = 0.0
 
     @property
+    def problems(self) -> list[LayerProblem]:
+        """What could not be read (a damaged layer, a refused entry): content was lost."""
+        return [problem for problem in self.log.problems if problem.lost_content]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What looked wrong but lost nothing: the image's own and each layer's."""
+        return list(self.image.warnings) + [
+            f"layer {p.layer_index}" + (f" {p.path!r}" if p.path else "") + f": {p.message}"
+            for p in self.log.problems
+            if not p.lost_content
+        ]
+
+    @property
     def complete(self) -> bool:
-        """False when some layer or entry could not be read (image warnings lose nothing)."""
+        """False when some layer or entry could not be read (warnings lose nothing)."""
         return not self.problems
 
 
@@ -82,13 +97,13 @@ def scan(target: str, options: ScanOptions | None = None) -> ScanResult:
 def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult:
     """Scan an opened image (the engine's session must be active)."""
     timeline = Timeline()
-    problems: list[LayerProblem] = []
+    log = WalkLog()
     skipped: Counter[str] = Counter()
     packages = PackageFiles()
     limits = ContentLimits(max_file_bytes=options.max_file_bytes)
     matches: dict[Version, list[FileMatch]] = {}
     files = scanned_bytes = 0
-    for entry in walk(image, timeline, problems):
+    for entry in walk(image, timeline, log, options.walk_limits):
         version = entry.version
         if version is None:
             continue
@@ -117,7 +132,7 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
     return ScanResult(
         image=image,
         findings=findings,
-        problems=problems,
+        log=log,
         timeline=timeline,
         rules=catalog,
         skipped=skipped,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .image import Image
-from .walk import Entry, EntryKind, LayerProblem, walk
+from .walk import Entry, EntryKind, ProblemKind, WalkLimits, WalkLog, walk
 
 
 class Status(StrEnum):
@@ -83,7 +83,7 @@ class Timeline:
         """Count a layer even when it has no entries (or cannot be read at all)."""
         self.stats.setdefault(layer_index, LayerStats())
 
-    def apply(self, entry: Entry, problems: list[LayerProblem]) -> Version | None:
+    def apply(self, entry: Entry, log: WalkLog) -> Version | None:
         """Replay one entry; returns the version it created (None for whiteouts)."""
         stats = self.stats.setdefault(entry.layer_index, LayerStats())
         stats.entries += 1
@@ -105,21 +105,20 @@ class Timeline:
             link_target=entry.link_target,
         )
         if entry.kind is EntryKind.HARDLINK:
-            version.content = self._link_content(entry, problems)
-        self._write(version, stats)
+            version.content = self._link_content(entry, log)
+        self._write(version, stats, log)
         self.versions.setdefault(entry.path, []).append(version)
         entry.version = version
         return version
 
-    def _link_content(self, entry: Entry, problems: list[LayerProblem]) -> Version | None:
+    def _link_content(self, entry: Entry, log: WalkLog) -> Version | None:
         target = self._lookup(entry.link_target or "")
         if target is None or target.version is None or not target.version.holds_content:
-            problems.append(
-                LayerProblem(
-                    entry.layer_index,
-                    f"hard link to {entry.link_target!r}, which is not a file at this point",
-                    "/" + entry.path,
-                )
+            log.report(
+                entry.layer_index,
+                f"hard link to {entry.link_target!r}, which is not a file at this point",
+                "/" + entry.path,
+                ProblemKind.WARNING,
             )
             return None
         found = target.version
@@ -134,16 +133,26 @@ class Timeline:
             node = child
         return node
 
-    def _write(self, version: Version, stats: LayerStats) -> None:
+    def _write(self, version: Version, stats: LayerStats, log: WalkLog) -> None:
         layer = version.layer_index
         parts = version.path.split("/")
         node = self._root
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             child = node.children.get(part)
             if child is None:
                 child = node.children[part] = _Node()
             elif child.version is not None and child.version.kind is not EntryKind.DIRECTORY:
-                # A parent that was a file or link becomes a directory: the file is replaced.
+                if child.version.kind is EntryKind.SYMLINK:
+                    # Paths are taken literally, never resolved through a link (which could
+                    # point anywhere, /etc or ../../host included): say so.
+                    log.report(
+                        layer,
+                        f"written below /{'/'.join(parts[: depth + 1])}, a symlink to "
+                        f"{child.version.link_target!r}; recorded at its literal path",
+                        version.display_path,
+                        ProblemKind.WARNING,
+                    )
+                # A parent that was a file or link becomes a directory: it is replaced.
                 self._retire(child.version, layer, Status.OVERWRITTEN)
                 child.version = None
             node = child
@@ -220,10 +229,10 @@ class Timeline:
         return node.version if node is not None else None
 
 
-def replay(image: Image) -> tuple[Timeline, list[LayerProblem]]:
+def replay(image: Image, limits: WalkLimits | None = None) -> tuple[Timeline, WalkLog]:
     """Walk every layer without reading file contents: the timeline alone."""
     timeline = Timeline()
-    problems: list[LayerProblem] = []
-    for _entry in walk(image, timeline, problems):
+    log = WalkLog()
+    for _entry in walk(image, timeline, log, limits):
         continue  # walking applies each entry to the timeline; contents are not read
-    return timeline, problems
+    return timeline, log

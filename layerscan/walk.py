@@ -2,8 +2,10 @@
 
 A layer is read as a tar stream (no seeking, no extraction): each member is normalised,
 whiteouts are recognised, and a regular file's bytes can be read while it is the current
-member. A layer that breaks part-way is reported with what was read before the break, and
-the walk goes on with the next layer.
+member. The same pass counts and hashes the layer, so its digests are checked against the
+manifest and the config without a second read, and a decompression bomb is stopped by its
+size or ratio. A layer that breaks part-way is reported with what was read before the break,
+and the walk goes on with the next layer.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import IO, TYPE_CHECKING
 
 import zstandard
 
+from .compression import LayerLimits, LayerMeter, LimitExceeded, open_metered
 from .image import Image, Layer
+from .tarsafety import TAR_ERRORS, GuardedTarInfo
 
 if TYPE_CHECKING:
     from .timeline import Timeline, Version
@@ -27,17 +31,17 @@ if TYPE_CHECKING:
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _AUFS_META_PREFIX = ".wh..wh."
+_DRAIN_CHUNK = 1 << 20
 
 READ_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError,
-    EOFError,
+    *TAR_ERRORS,
     OSError,
     zlib.error,
     lzma.LZMAError,
     zstandard.ZstdError,
-    ValueError,
+    LimitExceeded,
 )
-"""What a damaged layer raises while it is streamed (gzip's BadGzipFile is an OSError)."""
+"""What a damaged or hostile layer raises while it is streamed (BadGzipFile is an OSError)."""
 
 
 class EntryKind(StrEnum):
@@ -69,7 +73,7 @@ _TAR_KINDS = {
 def normalise_path(name: str) -> str | None:
     """The image path of a tar member ('' for the root), or None when it must be rejected.
 
-    `./`, leading `/` and `//` are layout noise and are dropped; a `..` component could only
+    `./`, a leading `/` and `//` are layout noise and are dropped; a `..` component could only
     mean an escape from the image root, so such entries are rejected and reported.
     """
     parts = []
@@ -109,14 +113,63 @@ class Entry:
         return self._reader(limit)
 
 
+class ProblemKind(StrEnum):
+    DAMAGED = "damaged"
+    """The rest of the layer could not be read."""
+    SKIPPED = "skipped"
+    """One entry was refused or unreadable; the rest of the layer was read."""
+    WARNING = "warning"
+    """Odd or hostile but handled; nothing was lost."""
+
+
 @dataclass
 class LayerProblem:
-    """Something in a layer that could not be read or was refused."""
+    """Something in a layer that could not be read, was refused, or looked hostile."""
 
     layer_index: int
     message: str
     path: str | None = None
-    fatal: bool = False  # the rest of the layer could not be read
+    kind: ProblemKind = ProblemKind.SKIPPED
+
+    @property
+    def fatal(self) -> bool:
+        return self.kind is ProblemKind.DAMAGED
+
+    @property
+    def lost_content(self) -> bool:
+        return self.kind is not ProblemKind.WARNING
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """The layer's digests as read, compared with what the manifest and config say."""
+
+    digest_actual: str | None
+    diff_id_actual: str | None
+    verified: bool | None
+    """True: both match; False: one differs (tampered or corrupt); None: not fully read."""
+
+
+@dataclass(frozen=True)
+class WalkLimits:
+    """Bounds on the whole walk: per-layer bytes and ratio, image bytes, entries."""
+
+    layer: LayerLimits = field(default_factory=LayerLimits)
+    max_image_bytes: int = 64 << 30
+    max_entries: int = 2_000_000
+
+
+@dataclass
+class WalkLog:
+    """What the walk learnt besides the entries: problems and each layer's digest check."""
+
+    problems: list[LayerProblem] = field(default_factory=list)
+    checks: dict[int, LayerCheck] = field(default_factory=dict)
+    entries: int = 0
+    uncompressed_bytes: int = 0
+
+    def report(self, layer: int, message: str, path: str | None, kind: ProblemKind) -> None:
+        self.problems.append(LayerProblem(layer, message, path, kind))
 
 
 class _LayerState:
@@ -125,7 +178,13 @@ class _LayerState:
 
 
 def _classify(info: tarfile.TarInfo, path: str) -> tuple[EntryKind, str]:
-    """Kind of a member; whiteouts name the path they delete (or the dir they make opaque)."""
+    """Kind of a member; whiteouts name the path they delete (or the dir they make opaque).
+
+    Only non-directories are whiteouts: a directory named `.wh.etc` is ordinary content.
+    """
+    kind = _TAR_KINDS.get(info.type, EntryKind.OTHER)
+    if kind is EntryKind.DIRECTORY:
+        return kind, path
     base = posixpath.basename(path)
     parent = posixpath.dirname(path)
     if base == OPAQUE_MARKER:
@@ -134,37 +193,95 @@ def _classify(info: tarfile.TarInfo, path: str) -> tuple[EntryKind, str]:
         return EntryKind.OTHER, path
     if base.startswith(WHITEOUT_PREFIX):
         return EntryKind.WHITEOUT, posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
-    return _TAR_KINDS.get(info.type, EntryKind.OTHER), path
+    return kind, path
 
 
-def iter_layer(layer: Layer, problems: list[LayerProblem]) -> Iterator[Entry]:
-    """Every member of one layer, in tar order; damage is appended to `problems`."""
+def iter_layer(layer: Layer, log: WalkLog, limits: WalkLimits) -> Iterator[Entry]:
+    """Every member of one layer, in tar order; damage and digests go to `log`."""
     state = _LayerState()
+    drained = False
+    budget = min(limits.layer.max_bytes, max(limits.max_image_bytes - log.uncompressed_bytes, 0))
+    meter = LayerMeter(LayerLimits(budget, limits.layer.max_ratio, limits.layer.ratio_after))
     try:
-        stream = layer.open()
+        stream, _ = open_metered(layer.opener(), meter)
     except READ_ERRORS as exc:
-        problems.append(
-            LayerProblem(layer.index, f"cannot open the layer: {_describe(exc)}", fatal=True)
+        log.report(
+            layer.index, f"cannot open the layer: {_describe(exc)}", None, ProblemKind.DAMAGED
         )
         return
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=GuardedTarInfo) as archive:
             for info in archive:
-                entry = _entry(layer.index, archive, info, state, problems)
+                if log.entries >= limits.max_entries:
+                    raise LimitExceeded(
+                        f"stopped at {log.entries} entries: over the limit of "
+                        f"{limits.max_entries} per image"
+                    )
+                log.entries += 1
+                entry = _entry(layer.index, archive, info, state, log)
                 if entry is not None:
                     yield entry
                 if state.failure is not None:
                     break
+        drained = state.failure is None and _drain(stream, layer, log)
     except READ_ERRORS as exc:
         state.failure = state.failure or exc
     finally:
         stream.close()
+        log.uncompressed_bytes += meter.uncompressed_bytes
     if state.failure is not None:
-        problems.append(
-            LayerProblem(
-                layer.index, f"the layer is damaged: {_describe(state.failure)}", fatal=True
-            )
+        log.report(
+            layer.index,
+            f"the layer is damaged: {_describe(state.failure)}",
+            None,
+            ProblemKind.DAMAGED,
         )
+    log.checks[layer.index] = _check(layer, meter, log) if drained else LayerCheck(None, None, None)
+
+
+def _drain(stream: IO[bytes], layer: Layer, log: WalkLog) -> bool:
+    """Read past the tar's end-of-archive marker, so the digests cover the whole blob.
+
+    False when the bytes after the tar cannot be read (garbage after a gzip stream): every
+    entry was read, but the digests cannot be checked. A bomb there still stops the walk.
+    """
+    try:
+        while stream.read(_DRAIN_CHUNK):
+            continue
+    except LimitExceeded:
+        raise
+    except READ_ERRORS as exc:
+        log.report(
+            layer.index,
+            f"unreadable bytes after the end of the layer's tar ({_describe(exc)}); every "
+            "entry was read, the digests cannot be checked",
+            None,
+            ProblemKind.WARNING,
+        )
+        return False
+    return True
+
+
+def _check(layer: Layer, meter: LayerMeter, log: WalkLog) -> LayerCheck:
+    """Compare what was read with the manifest digest and the config's diff_id."""
+    digest_actual = meter.compressed_digest
+    diff_id_actual = meter.uncompressed_digest
+    mismatches = []
+    if layer.digest and layer.digest.startswith("sha256:") and layer.digest != digest_actual:
+        mismatches.append(f"its blob hashes to {digest_actual}, the manifest says {layer.digest}")
+    if layer.diff_id and layer.diff_id.startswith("sha256:") and layer.diff_id != diff_id_actual:
+        mismatches.append(f"its tar hashes to {diff_id_actual}, the config says {layer.diff_id}")
+    for mismatch in mismatches:
+        log.report(layer.index, f"layer digest mismatch: {mismatch}", None, ProblemKind.WARNING)
+    if meter.trailing_bytes:
+        log.report(
+            layer.index,
+            f"{meter.trailing_bytes} bytes after the end of the compressed stream were ignored",
+            None,
+            ProblemKind.WARNING,
+        )
+    checked = bool(layer.digest or layer.diff_id)
+    return LayerCheck(digest_actual, diff_id_actual, (not mismatches) if checked else None)
 
 
 def _entry(
@@ -172,19 +289,32 @@ def _entry(
     archive: tarfile.TarFile,
     info: tarfile.TarInfo,
     state: _LayerState,
-    problems: list[LayerProblem],
+    log: WalkLog,
 ) -> Entry | None:
+    if info.size < 0:
+        raise tarfile.HeaderError(f"entry {info.name!r} declares a negative size")
     path = normalise_path(info.name)
     if path is None:
-        problems.append(
-            LayerProblem(layer_index, "entry path climbs out of the image root; skipped", info.name)
+        log.report(
+            layer_index,
+            "entry path climbs out of the image root; skipped",
+            info.name,
+            ProblemKind.SKIPPED,
         )
         return None
     if not path:
-        return None  # the layer's own root directory entry
+        if info.name not in (".", "./", "/"):
+            log.report(
+                layer_index, "entry with an empty name; ignored", info.name, ProblemKind.WARNING
+            )
+        return None
+    if info.name.startswith("/") or "//" in info.name:
+        log.report(layer_index, f"entry name normalised to /{path}", info.name, ProblemKind.WARNING)
     kind, subject = _classify(info, path)
     if kind is EntryKind.WHITEOUT and posixpath.basename(subject) in ("", ".", ".."):
-        problems.append(LayerProblem(layer_index, "whiteout names no file; ignored", info.name))
+        log.report(
+            layer_index, "whiteout names no file; not applied", info.name, ProblemKind.WARNING
+        )
         return None
     link_target: str | None = None
     if kind is EntryKind.SYMLINK:
@@ -192,10 +322,11 @@ def _entry(
     elif kind is EntryKind.HARDLINK:
         link_target = normalise_path(info.linkname)
         if not link_target:
-            problems.append(
-                LayerProblem(
-                    layer_index, "hard link target climbs out of the image root", info.name
-                )
+            log.report(
+                layer_index,
+                "hard link target climbs out of the image root; skipped",
+                info.name,
+                ProblemKind.SKIPPED,
             )
             return None
     entry = Entry(
@@ -224,7 +355,6 @@ def _member_reader(
         if consumed:
             raise RuntimeError("a layer entry can only be read once, while it is current")
         consumed = True
-        handle: IO[bytes] | None = None
         chunks: list[bytes] = []
         remaining = limit
         try:
@@ -249,10 +379,21 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
-def walk(image: Image, timeline: Timeline, problems: list[LayerProblem]) -> Iterator[Entry]:
+def walk(
+    image: Image, timeline: Timeline, log: WalkLog, limits: WalkLimits | None = None
+) -> Iterator[Entry]:
     """Every entry of every layer, base to top, each applied to the timeline before it is seen."""
+    limits = limits or WalkLimits()
     for layer in image.layers:
         timeline.begin_layer(layer.index)
-        for entry in iter_layer(layer, problems):
-            timeline.apply(entry, problems)
+        if log.uncompressed_bytes >= limits.max_image_bytes or log.entries >= limits.max_entries:
+            log.report(
+                layer.index,
+                "not read: the image already exceeded its limits",
+                None,
+                ProblemKind.DAMAGED,
+            )
+            continue
+        for entry in iter_layer(layer, log, limits):
+            timeline.apply(entry, log)
             yield entry

@@ -33,6 +33,7 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
     layers = []
     for layer in image.layers:
         stats = result.timeline.stats.get(layer.index)
+        check = result.log.checks.get(layer.index)
         layers.append(
             {
                 "index": layer.index,
@@ -46,47 +47,78 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
                 "files_added": stats.added if stats else 0,
                 "files_changed": stats.changed if stats else 0,
                 "files_deleted": stats.deleted if stats else 0,
+                "verified": check.verified if check else None,
+                "digest_actual": check.digest_actual if check else None,
+                "diff_id_actual": check.diff_id_actual if check else None,
             }
         )
     findings = [_finding(finding, show_secrets, clean) for finding in result.findings]
     by_severity = Counter(str(f.severity) for f in result.findings)
     by_status = Counter(str(f.status) for f in result.findings)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "layerscan", "version": __version__},
-        "image": {
-            "reference": image.reference,
-            "digest": image.digest,
-            "config_digest": image.config_digest,
-            "platform": image.platform,
-            "source": image.source,
-            "target": image.target,
-        },
-        "layers": layers,
-        "findings": findings,
-        "warnings": list(image.warnings),
-        "errors": [
-            {
-                "layer": problem.layer_index,
-                "path": problem.path,
-                "message": problem.message,
-                "fatal": problem.fatal,
-            }
-            for problem in result.problems
-        ],
-        "summary": {
-            "findings": len(result.findings),
-            "by_severity": {str(s): by_severity.get(str(s), 0) for s in Severity},
-            "by_status": {str(s): by_status.get(str(s), 0) for s in Status},
-            "layers": len(image.layers),
-            "files_scanned": result.files_scanned,
-            "bytes_scanned": result.bytes_scanned,
-            "skipped": dict(sorted(result.skipped.items())),
-            "errors": len(result.problems),
-            "complete": result.complete,
-            "seconds": round(result.seconds, 3),
-        },
-    }
+    document: dict[str, Any] = printable(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "layerscan", "version": __version__},
+            "image": {
+                "reference": image.reference,
+                "digest": image.digest,
+                "config_digest": image.config_digest,
+                "platform": image.platform,
+                "source": image.source,
+                "target": image.target,
+            },
+            "layers": layers,
+            "findings": findings,
+            "warnings": result.warnings,
+            "errors": [
+                {
+                    "layer": problem.layer_index,
+                    "path": problem.path,
+                    "message": problem.message,
+                    "fatal": problem.fatal,
+                }
+                for problem in result.problems
+            ],
+            "summary": {
+                "findings": len(result.findings),
+                "by_severity": {str(s): by_severity.get(str(s), 0) for s in Severity},
+                "by_status": {str(s): by_status.get(str(s), 0) for s in Status},
+                "layers": len(image.layers),
+                "files_scanned": result.files_scanned,
+                "bytes_scanned": result.bytes_scanned,
+                "skipped": dict(sorted(result.skipped.items())),
+                "errors": len(result.problems),
+                "complete": result.complete,
+                "seconds": round(result.seconds, 3),
+            },
+        }
+    )
+    return document
+
+
+def printable(value: Any) -> Any:
+    """Every string valid UTF-8: names that were not (decoded with surrogateescape by tarfile,
+    or escaped as lone surrogates in JSON) show their bytes as \\xNN instead of breaking the
+    report's encoding."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            raw = value.encode(
+                "utf-8", "surrogateescape" if _only_escapes(value) else "surrogatepass"
+            )
+            return raw.decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
+
+
+def _only_escapes(text: str) -> bool:
+    """Lone surrogates that surrogateescape made (U+DC80..U+DCFF) and nothing else."""
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _finding(

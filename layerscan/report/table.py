@@ -8,6 +8,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ..instruction import abbreviate
+from .document import printable
 
 _INSTRUCTION_WIDTH = 48
 
@@ -16,8 +17,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def terminal_safe(text: str) -> str:
-    """Escape control characters: image paths and history lines must not drive the terminal."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    """Escape control characters: image paths and history lines must not drive the terminal.
+
+    Bytes that are not UTF-8 show as \\xNN too (see document.printable).
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", printable(text))
 
 
 def _short(text: str | None, width: int = _INSTRUCTION_WIDTH) -> str:

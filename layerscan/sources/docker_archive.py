@@ -109,10 +109,12 @@ def load(
     for position, member in enumerate(layer_members):
         name = normalise_member_name(member) if isinstance(member, str) else None
         if name is None:
-            raise ImageFormatError(
-                f"layer {position} in manifest.json names {member!r}, which is not a member "
+            reason = (
+                f"manifest.json names layer {position} {str(member)[:120]!r}, which is not a "
                 "path inside the archive"
             )
+            blobs.append(LayerBlob(opener=oci.refusing_opener(reason)))
+            continue
         digest = _member_digest(name)
         media_type, size = oci_types.get(digest or "", (None, None))
         blobs.append(

@@ -164,9 +164,10 @@ def load_manifest(
     blobs: list[LayerBlob] = []
     for position, descriptor in enumerate(layers):
         if not isinstance(descriptor, dict) or not is_digest(descriptor.get("digest")):
-            raise ImageFormatError(
-                f"layer {position} of manifest {manifest_digest} has no valid digest"
-            )
+            shown = descriptor.get("digest") if isinstance(descriptor, dict) else descriptor
+            reason = f"the manifest gives layer {position} no valid digest ({str(shown)[:80]!r})"
+            blobs.append(LayerBlob(opener=refusing_opener(reason)))
+            continue
         digest = descriptor["digest"]
         name = blob_name(digest)
         blobs.append(
@@ -187,6 +188,16 @@ def load_manifest(
         digest=manifest_digest,
         config_digest=config_digest,
     )
+
+
+def refusing_opener(message: str) -> Opener:
+    """An opener for a layer the manifest names wrongly: reading it fails with the reason,
+    and only that layer is lost."""
+
+    def refuse() -> BinaryIO:
+        raise FileNotFoundError(message)
+
+    return refuse
 
 
 def opener_or_missing(store: BlobStore, name: str) -> Opener:
