@@ -9,8 +9,8 @@ Defences beyond the byte caps, for the Python 3.11 stdlib as it is:
 - a zip's central directory is counted before zipfile parses it (it makes one object per
   entry), and entries whose data overlap are refused (the "overlapping zip bomb"; zipfile
   learnt to refuse them only in 3.11.8);
-- a pax header is checked to be well formed and free of long digit runs before tarfile's
-  regular expressions see it (CVE-2024-6232: they backtrack quadratically on crafted input).
+- tar headers go through layerscan.tarsafety, as layer streams do (CVE-2024-6232 pax
+  headers, recursive header chains).
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from __future__ import annotations
 import io
 import itertools
 import lzma
-import re
 import struct
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
 
+from ..tarsafety import TAR_ERRORS, GuardedTarInfo
 from .inflate import Overflow, StreamError, inflate
 from .limits import Budget, ContentLimits
 from .model import Reason, Skipped
@@ -219,59 +218,11 @@ def _overlapping(data: bytes, infos: list[zipfile.ZipInfo]) -> bool:
 
 # -- tar ----------------------------------------------------------------------------------------
 
-_PAX_LIMIT = 1 << 20
-_LONG_DIGITS = re.compile(rb"\d{33,}")
-_DIGIT_WORK = 1 << 22  # a few milliseconds of backtracking
-# RecursionError: tarfile reads a run of pax or GNU long-name headers by recursion.
-_TAR_ERRORS = (
-    tarfile.TarError,
-    EOFError,
-    IndexError,
-    OverflowError,
-    RecursionError,
-    ValueError,
-    struct.error,
-)
-
-
-class _GuardedTarInfo(tarfile.TarInfo):
-    """A TarInfo that refuses pax headers tarfile 3.11 would parse in quadratic time."""
-
-    def _proc_pax(self, tar: Any) -> Any:
-        handle: IO[bytes] = tar.fileobj
-        start = handle.tell()
-        record = handle.read(min(self.size, _PAX_LIMIT + 1))
-        if self.size > _PAX_LIMIT or not _pax_well_formed(record):
-            raise tarfile.HeaderError("refused pax header")
-        handle.seek(start)
-        return super()._proc_pax(tar)  # type: ignore[misc]
-
-
-def _pax_well_formed(buffer: bytes) -> bool:
-    """Records "LEN key=value\\n" laid end to end, and no digit runs long enough to backtrack."""
-    # tarfile's `\d+ hdrcharset=` search costs the square of each digit run's length.
-    if sum(len(run) ** 2 for run in _LONG_DIGITS.findall(buffer)) > _DIGIT_WORK:
-        return False
-    position = 0
-    end = len(buffer.rstrip(b"\x00"))
-    while position < end:
-        space = buffer.find(b" ", position, position + 12)
-        if space <= position or not buffer[position:space].isdigit():
-            return False
-        length = int(buffer[position:space])
-        stop = position + length
-        if stop > len(buffer) or buffer[stop - 1 : stop] != b"\n":
-            return False
-        if buffer.find(b"=", space, stop) == -1:
-            return False
-        position = stop
-    return True
-
 
 def _tar_members(data: bytes, limits: ContentLimits, budget: Budget) -> Iterator[Member | Skipped]:
     try:
-        archive = tarfile.TarFile(fileobj=io.BytesIO(data), tarinfo=_GuardedTarInfo)
-    except _TAR_ERRORS:
+        archive = tarfile.TarFile(fileobj=io.BytesIO(data), tarinfo=GuardedTarInfo)
+    except TAR_ERRORS:
         yield Skipped(Reason.CORRUPT)
         return
     with archive:
@@ -279,7 +230,7 @@ def _tar_members(data: bytes, limits: ContentLimits, budget: Budget) -> Iterator
         while True:
             try:
                 info = archive.next()
-            except _TAR_ERRORS:
+            except TAR_ERRORS:
                 yield Skipped(Reason.CORRUPT)
                 return
             if info is None:
