@@ -24,7 +24,7 @@ from .report.document import build_document
 from .report.table import terminal_safe
 from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, build_engine, scan
 from .sources import OpenOptions, open_image
-from .walk import WalkLimits
+from .walk import LayerCheck, WalkLimits
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -145,6 +145,7 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
                         stats.added if stats else 0,
                         stats.changed if stats else 0,
                         stats.deleted if stats else 0,
+                        _verified(log.checks.get(layer.index)),
                         terminal_safe(
                             abbreviate(redact_known(layer.instruction or "", secrets), 80)
                         ),
@@ -152,7 +153,7 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
                 )
     except LayerscanError as exc:
         _fail(str(exc))
-    headers = ["layer", "diff_id", "size", "added", "changed", "deleted", "instruction"]
+    headers = ["layer", "diff_id", "size", "added", "changed", "deleted", "verified", "instruction"]
     typer.echo(tabulate(rows, headers=headers, tablefmt="simple"))
     for problem in log.problems:
         label = "error" if problem.lost_content else "warning"
@@ -163,6 +164,13 @@ def layers_command(target: TargetArg, image: ImageOpt = None, platform: Platform
         )
     if any(problem.lost_content for problem in log.problems):
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _verified(check: LayerCheck | None) -> str:
+    """yes: digests match; NO: tampered or corrupt; ?: the layer was not read to its end."""
+    if check is None or check.verified is None:
+        return "?"
+    return "yes" if check.verified else "NO"
 
 
 def _history_secrets(opened_image: Image) -> list[str]:

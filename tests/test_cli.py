@@ -74,11 +74,12 @@ def test_layers_command_counts_what_each_layer_did() -> None:
     run = layerscan("layers", str(BUNDLED_DEMO))
     assert run.code == 0, run.stderr
     rows = {int(line.split()[0]): line.split() for line in run.stdout.splitlines()[2:]}
-    # layer, diff_id, size, added, changed, deleted, instruction...
+    # layer, diff_id, size, added, changed, deleted, verified, instruction...
     assert rows[2][3:6] == ["0", "0", "1"]  # RUN rm /root/.ssh/id_rsa
     assert rows[4][3:6] == ["0", "1", "0"]  # COPY over config.yml
     assert rows[6][3:6] == ["0", "0", "2"]  # RUN rm -rf /opt/deploy (two files)
-    assert " ".join(rows[6][6:]) == "RUN rm -rf /opt/deploy"
+    assert {row[6] for row in rows.values()} == {"yes"}  # every digest checked out
+    assert " ".join(rows[6][7:]) == "RUN rm -rf /opt/deploy"
 
 
 def test_history_command_lists_empty_layers_redacted(credentials: Credentials) -> None:
