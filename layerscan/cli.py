@@ -19,6 +19,7 @@ from .errors import LayerscanError, TargetError, UsageError
 from .findings import redact_known
 from .image import Image
 from .instruction import abbreviate
+from .recover import DEFAULT_MAX_SIZE
 from .report import Format, render
 from .report.document import build_document
 from .report.table import terminal_safe
@@ -95,6 +96,9 @@ def scan_command(
     max_image_bytes: Annotated[
         int, typer.Option("--max-image-bytes", help="Stop reading the image past this many bytes")
     ] = WalkLimits().max_image_bytes,
+    max_layer_entries: Annotated[
+        int, typer.Option("--max-layer-entries", help="Stop a layer after this many tar entries")
+    ] = WalkLimits().max_layer_entries,
     max_entries: Annotated[
         int, typer.Option("--max-entries", help="Stop after this many tar entries in all")
     ] = WalkLimits().max_entries,
@@ -108,6 +112,7 @@ def scan_command(
         walk_limits=WalkLimits(
             layer=LayerLimits(max_bytes=max_layer_bytes, max_ratio=max_ratio),
             max_image_bytes=max_image_bytes,
+            max_layer_entries=max_layer_entries,
             max_entries=max_entries,
         ),
     )
@@ -221,6 +226,9 @@ def recover_command(
     layer: Annotated[
         int | None, typer.Option("--layer", help="Take the version from this layer")
     ] = None,
+    max_size: Annotated[
+        int, typer.Option("--max-size", help="Refuse files that declare more bytes than this")
+    ] = DEFAULT_MAX_SIZE,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
 ) -> None:
@@ -239,6 +247,7 @@ def recover_command(
                 output_dir,
                 layer,
                 clean=lambda text: redact_known(text, secrets) if text else text,
+                max_size=max_size,
             )
     except LayerscanError as exc:
         _fail(str(exc))

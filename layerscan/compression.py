@@ -157,6 +157,10 @@ def open_uncompressed(
     return cast(BinaryIO, io.BufferedReader(_Chain(top, cast(BinaryIO, buffered)), READ_SIZE)), kind
 
 
+TAIL_BYTES = 64 << 10
+"""More than tarfile reads ahead (its 10 KiB records), so a tar's end can be judged."""
+
+
 class LimitExceeded(Exception):
     """A layer grew past a configured bound (bytes, or expansion over its compressed size)."""
 
@@ -189,6 +193,8 @@ class LayerMeter:
         """An uncompressed blob: one hash serves for both digests."""
         self.trailing_bytes = 0
         """Bytes after the end of the compressed stream, ignored."""
+        self.tail = b""
+        """The last uncompressed bytes: what follows a tar's end-of-archive marker is here."""
 
     def saw_trailing(self, count: int) -> None:
         self.trailing_bytes += count
@@ -201,6 +207,9 @@ class LayerMeter:
     def saw_uncompressed(self, chunk: bytes) -> None:
         self.uncompressed_bytes += len(chunk)
         self._uncompressed_sha.update(chunk)
+        self.tail = (
+            (self.tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk[-TAIL_BYTES:]
+        )
         if self.uncompressed_bytes > self.limits.max_bytes:
             raise LimitExceeded(
                 f"stopped after {self.uncompressed_bytes} uncompressed bytes: over the "

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .compression import LayerLimits, LayerMeter, open_metered
 from .errors import LayerscanError, UsageError
 from .image import Image, Layer
 from .tarsafety import GuardedTarInfo
@@ -26,6 +27,8 @@ from .timeline import Timeline, Version
 from .walk import READ_ERRORS, EntryKind, normalise_path
 
 _CHUNK = 1 << 20
+DEFAULT_MAX_SIZE = 1 << 30
+"""A recovered file larger than this must be asked for: a sparse or bomb member can claim TBs."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,14 @@ def _write_regular(
 
 
 def _copy_member(layer: Layer, path: str, dir_fd: int, name: str, mode: int) -> tuple[str, int]:
-    """Stream a layer and copy the last regular member named `path` (last wins, as in tar)."""
+    """Stream a layer and copy the last regular member named `path` (last wins, as in tar).
+
+    The layer is read under the same size and ratio limits as a scan: a bomb later in the
+    layer stops the read instead of filling the disk or the clock.
+    """
     written: tuple[str, int] | None = None
     try:
-        stream = layer.open()
+        stream, _ = open_metered(layer.opener(), LayerMeter(LayerLimits()))
         try:
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=GuardedTarInfo) as archive:
                 for info in archive:
@@ -144,10 +151,16 @@ def recover(
     out_dir: Path,
     layer: int | None = None,
     clean: Callable[[str | None], str | None] = lambda text: text,
+    max_size: int = DEFAULT_MAX_SIZE,
 ) -> Recovered:
     """Write the chosen version of `path` under out_dir/layer-N/ and record it in manifest.json."""
     version = choose_version(timeline, path, layer)
     content = version.content if version.kind is EntryKind.HARDLINK and version.content else version
+    if content.size > max_size:
+        raise UsageError(
+            f"{version.display_path} declares {content.size} bytes, over the recovery limit "
+            f"of {max_size}; raise it with --max-size if the file is real"
+        )
     parts = version.path.split("/")
     root_fd = _open_output_dir(out_dir)
     try:

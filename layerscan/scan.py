@@ -151,6 +151,8 @@ def _scan_file(
     path: str, data: bytes, engine: Engine, limits: ContentLimits, skipped: Counter[str]
 ) -> list[FileMatch]:
     """Content matches of one file version, or the finding its name alone makes."""
+    if not data:
+        return []  # an empty file holds no secret, whatever its name
     found: list[FileMatch] = []
     for unit in units_of(path, data, limits):
         if isinstance(unit, Skipped):

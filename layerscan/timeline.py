@@ -22,7 +22,7 @@ class Status(StrEnum):
     OVERWRITTEN = "overwritten"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Version:
     """One path as one layer wrote it."""
 
@@ -185,26 +185,38 @@ class Timeline:
             version.status = status
             version.removed_by = layer
 
+    def _delete(self, version: Version | None, layer: int, stats: LayerStats) -> None:
+        if version is not None:
+            if version.kind is not EntryKind.DIRECTORY:
+                stats.deleted += 1
+            self._retire(version, layer, Status.DELETED)
+
     def _drop_subtree(self, node: _Node, layer: int, stats: LayerStats) -> None:
-        for child in node.children.values():
-            self._drop_subtree(child, layer, stats)
-            if child.version is not None:
-                if child.version.kind is not EntryKind.DIRECTORY:
-                    stats.deleted += 1
-                self._retire(child.version, layer, Status.DELETED)
+        """Everything below node is deleted (a file replaced the directory)."""
+        # Iterative: an image can nest directories thousands deep.
+        stack = list(node.children.values())
+        while stack:
+            child = stack.pop()
+            self._delete(child.version, layer, stats)
+            stack.extend(child.children.values())
         node.children.clear()
 
     def _hide_lower(self, node: _Node, layer: int, stats: LayerStats) -> bool:
         """Delete what lower layers had at and below `node`; True if nothing is left there."""
-        for name, child in list(node.children.items()):
-            if self._hide_lower(child, layer, stats):
-                del node.children[name]
-        version = node.version
-        if version is not None and version.layer_index < layer:
-            if version.kind is not EntryKind.DIRECTORY:
-                stats.deleted += 1
-            self._retire(version, layer, Status.DELETED)
-            node.version = None
+        # Post-order without recursion: children are pruned before their parent is judged.
+        order: list[tuple[_Node | None, str, _Node]] = []
+        stack: list[tuple[_Node | None, str, _Node]] = [(None, "", node)]
+        while stack:
+            parent, name, current = stack.pop()
+            order.append((parent, name, current))
+            stack.extend((current, key, child) for key, child in current.children.items())
+        for parent, name, current in reversed(order):
+            version = current.version
+            if version is not None and version.layer_index < layer:
+                self._delete(version, layer, stats)
+                current.version = None
+            if parent is not None and current.version is None and not current.children:
+                del parent.children[name]
         return node.version is None and not node.children
 
     def _whiteout(self, path: str, layer: int, stats: LayerStats) -> None:

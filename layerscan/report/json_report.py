@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+"""DEL and the C1 controls (U+009B acts like ESC on many terminals), and the two line
+separators: JSON allows them raw inside strings, a terminal or a JavaScript reader should
+not get them raw. Outside strings valid JSON holds none, so escaping them is always safe."""
 
 
 def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"
