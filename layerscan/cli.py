@@ -33,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold literal brackets ("os/arch[/variant]")
     help="Find secrets and build leaks in every layer of a container image.",
 )
 
@@ -102,6 +103,9 @@ def scan_command(
     max_entries: Annotated[
         int, typer.Option("--max-entries", help="Stop after this many tar entries in all")
     ] = WalkLimits().max_entries,
+    max_archive_depth: Annotated[
+        int, typer.Option("--max-archive-depth", help="Open archives inside files this deep")
+    ] = ScanOptions().max_archive_depth,
 ) -> None:
     """Scan every layer, the build history and the config for secrets."""
     options = ScanOptions(
@@ -109,6 +113,7 @@ def scan_command(
         platform=platform,
         max_file_bytes=max_file_size,
         rules_files=tuple(rules or ()),
+        max_archive_depth=max_archive_depth,
         walk_limits=WalkLimits(
             layer=LayerLimits(max_bytes=max_layer_bytes, max_ratio=max_ratio),
             max_image_bytes=max_image_bytes,

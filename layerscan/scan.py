@@ -38,6 +38,7 @@ class ScanOptions:
     rules_files: tuple[Path, ...] = ()
     use_detect_secrets: bool = True
     walk_limits: WalkLimits = field(default_factory=WalkLimits)
+    max_archive_depth: int = ContentLimits().max_depth
 
 
 @dataclass
@@ -100,7 +101,9 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
     log = WalkLog()
     skipped: Counter[str] = Counter()
     packages = PackageFiles()
-    limits = ContentLimits(max_file_bytes=options.max_file_bytes)
+    limits = ContentLimits(
+        max_file_bytes=options.max_file_bytes, max_depth=options.max_archive_depth
+    )
     matches: dict[Version, list[FileMatch]] = {}
     files = scanned_bytes = 0
     for entry in walk(image, timeline, log, options.walk_limits):

@@ -201,3 +201,20 @@ def test_a_docker_save_stream_on_stdin_is_scanned() -> None:
     assert {f["path"] for f in report["findings"] if f["path"]} == {
         entry[2] for entry in EXPECTED if entry[0] == "file"
     }
+
+
+def test_limit_flags_reach_the_scan(tmp_path: Path) -> None:
+    run = layerscan("scan", str(BUNDLED_DEMO), "-f", "json", "--max-layer-entries", "5")
+    report = json.loads(run.stdout)
+    validate_report(report)
+    damaged = [e for e in report["errors"] if e["fatal"]]
+    assert [e["layer"] for e in damaged] == [0]  # the base layer has 16 files
+    assert "over the limit of 5 per layer" in damaged[0]["message"]
+    assert {f["path"] for f in report["findings"] if f["path"]} >= {"/root/.ssh/id_rsa"}
+
+
+@pytest.mark.parametrize("command", ["scan", "layers", "history", "recover", "rules"])
+def test_every_command_has_help(command: str) -> None:
+    run = layerscan(command, "--help")
+    assert run.code == 0 and "Traceback" not in run.stderr
+    assert "Usage:" in run.stdout

@@ -101,9 +101,7 @@ def test_same_name_twice_in_one_layer_marks_the_first_a_duplicate() -> None:
 
 
 def test_paths_are_normalised_and_escapes_rejected() -> None:
-    timeline, log = replay(
-        image([[file("./a//b/./c"), file("../evil"), file("x/../../evil2")]])
-    )
+    timeline, log = replay(image([[file("./a//b/./c"), file("../evil"), file("x/../../evil2")]]))
     assert list(timeline.versions) == ["a/b/c"]
     rejected = sorted(p.path or "" for p in log.problems if p.lost_content)
     assert rejected == ["../evil", "x/../../evil2"]
