@@ -68,6 +68,7 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
                 "target": image.target,
             },
             "layers": layers,
+            "rules": _rules(result),
             "findings": findings,
             "warnings": result.warnings,
             "errors": [
@@ -94,6 +95,21 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
         }
     )
     return document
+
+
+def _rules(result: ScanResult) -> dict[str, dict[str, str]]:
+    """Every rule a finding refers to: reports (SARIF above all) describe them once."""
+    used = {finding.rule.id for finding in result.findings}
+    return {
+        rule_id: {
+            "title": meta.title,
+            "severity": str(meta.severity),
+            "confidence": str(meta.confidence),
+            "description": meta.description,
+        }
+        for rule_id, meta in sorted(result.rules.items())
+        if rule_id in used
+    }
 
 
 def printable(value: Any) -> Any:
