@@ -6,6 +6,8 @@ incomplete (some layer or file could not be read; the rest was scanned) and foun
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -15,19 +17,32 @@ from tabulate import tabulate
 
 from .compression import LayerLimits
 from .detect.history import scan_history
-from .errors import LayerscanError, TargetError, UsageError
+from .errors import LayerscanError, UsageError
 from .findings import redact_known
 from .image import Image
 from .instruction import abbreviate
+from .policy import (
+    DEFAULT_IGNORE_FILE,
+    EXIT_BAD_TARGET,
+    EXIT_CLEAN,
+    EXIT_INCOMPLETE,
+    FailOn,
+    IgnoreRule,
+    apply_policy,
+    baseline_document,
+    exit_code,
+    load_baseline,
+    load_ignore_file,
+)
+from .progress import Progress
 from .recover import DEFAULT_MAX_SIZE
 from .report import Format, render
-from .report.document import build_document
-from .report.table import terminal_safe
-from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, build_engine, scan
+from .report.document import build_document, policy_summary
+from .report.table import summary_line, terminal_safe
+from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, ScanResult, build_engine, scan
+from .severity import Severity
 from .sources import OpenOptions, open_image
 from .walk import LayerCheck, WalkLimits
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 app = typer.Typer(
     add_completion=False,
@@ -68,47 +83,51 @@ def _write(text: str, output: Path | None) -> None:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
-@app.command("scan")
-def scan_command(
-    target: TargetArg,
-    output_format: Annotated[
-        Format, typer.Option("-f", "--format", help="Report format")
-    ] = Format.TABLE,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the report here")
-    ] = None,
-    show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="Print secrets in full (redacted by default)")
-    ] = False,
-    image: ImageOpt = None,
-    platform: PlatformOpt = None,
-    max_file_size: Annotated[
-        int, typer.Option("--max-file-size", help="Skip files larger than this many bytes")
-    ] = DEFAULT_MAX_FILE_BYTES,
-    rules: Annotated[
-        list[Path] | None, typer.Option("--rules", help="Extra rules file (YAML, as signatures/)")
-    ] = None,
-    max_layer_bytes: Annotated[
-        int, typer.Option("--max-layer-bytes", help="Stop reading a layer past this many bytes")
-    ] = WalkLimits().layer.max_bytes,
-    max_ratio: Annotated[
-        float, typer.Option("--max-ratio", help="Stop a layer that expands more than this")
-    ] = WalkLimits().layer.max_ratio,
-    max_image_bytes: Annotated[
-        int, typer.Option("--max-image-bytes", help="Stop reading the image past this many bytes")
-    ] = WalkLimits().max_image_bytes,
-    max_layer_entries: Annotated[
-        int, typer.Option("--max-layer-entries", help="Stop a layer after this many tar entries")
-    ] = WalkLimits().max_layer_entries,
-    max_entries: Annotated[
-        int, typer.Option("--max-entries", help="Stop after this many tar entries in all")
-    ] = WalkLimits().max_entries,
-    max_archive_depth: Annotated[
-        int, typer.Option("--max-archive-depth", help="Open archives inside files this deep")
-    ] = ScanOptions().max_archive_depth,
-) -> None:
-    """Scan every layer, the build history and the config for secrets."""
-    options = ScanOptions(
+MaxFileSizeOpt = Annotated[
+    int, typer.Option("--max-file-size", help="Skip files larger than this many bytes")
+]
+RulesOpt = Annotated[
+    list[Path] | None, typer.Option("--rules", help="Extra rules file (YAML, as signatures/)")
+]
+MaxLayerBytesOpt = Annotated[
+    int, typer.Option("--max-layer-bytes", help="Stop reading a layer past this many bytes")
+]
+MaxRatioOpt = Annotated[
+    float, typer.Option("--max-ratio", help="Stop a layer that expands more than this")
+]
+MaxImageBytesOpt = Annotated[
+    int, typer.Option("--max-image-bytes", help="Stop reading the image past this many bytes")
+]
+MaxLayerEntriesOpt = Annotated[
+    int, typer.Option("--max-layer-entries", help="Stop a layer after this many tar entries")
+]
+MaxEntriesOpt = Annotated[
+    int, typer.Option("--max-entries", help="Stop after this many tar entries in all")
+]
+MaxDepthOpt = Annotated[
+    int, typer.Option("--max-archive-depth", help="Open archives inside files this deep")
+]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log what was skipped and why")]
+
+_LIMITS = WalkLimits()
+_DEFAULT_DEPTH = ScanOptions().max_archive_depth
+_SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".md": "markdown"}
+
+
+def _options(
+    image: str | None,
+    platform: str | None,
+    max_file_size: int,
+    rules: list[Path] | None,
+    max_layer_bytes: int,
+    max_ratio: float,
+    max_image_bytes: int,
+    max_layer_entries: int,
+    max_entries: int,
+    max_archive_depth: int,
+) -> ScanOptions:
+    return ScanOptions(
         image_ref=image,
         platform=platform,
         max_file_bytes=max_file_size,
@@ -121,18 +140,172 @@ def scan_command(
             max_entries=max_entries,
         ),
     )
+
+
+def _run_scan(target: str, options: ScanOptions, quiet: bool, verbose: bool) -> ScanResult:
+    """Scan with a progress line on a terminal and the errors a user can act on."""
+    if verbose:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="layerscan: %(message)s")
+    progress = Progress() if Progress.wanted(quiet) else None
     try:
-        result = scan(target, options)
-    except (TargetError, UsageError) as exc:
-        _fail(str(exc))
+        return scan(target, options, progress.update if progress else None)
     except LayerscanError as exc:
         _fail(str(exc))
-    document = build_document(result, show_secrets=show_secrets)
-    _write(render(document, output_format), output)
-    if result.findings:
-        raise typer.Exit(EXIT_FINDINGS)
-    if not result.complete:
-        raise typer.Exit(EXIT_INCOMPLETE)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _format_for(path: Path) -> Format:
+    """-o report.sarif without -f: the suffix says which format (JSON when it says nothing)."""
+    try:
+        return Format(_SUFFIX_FORMATS.get(path.suffix, "json"))
+    except ValueError:
+        return Format.JSON
+
+
+def _outputs(
+    formats: list[Format] | None, outputs: list[Path] | None
+) -> list[tuple[Format, Path | None]]:
+    """Pair -f and -o by position; a missing -f is guessed from the file suffix."""
+    formats, outputs = list(formats or []), list(outputs or [])
+    if len(outputs) > len(formats):
+        formats += [_format_for(path) for path in outputs[len(formats) :]]
+    pairs: list[tuple[Format, Path | None]] = [
+        (fmt, outputs[i] if i < len(outputs) else None) for i, fmt in enumerate(formats)
+    ]
+    if not pairs:
+        pairs = [(Format.TABLE, None)]
+    if sum(path is None for _, path in pairs) > 1:
+        raise UsageError("only one report can go to stdout; give the others an -o FILE")
+    return pairs
+
+
+@app.command("scan")
+def scan_command(
+    target: TargetArg,
+    output_format: Annotated[
+        list[Format] | None,
+        typer.Option("-f", "--format", help="Report format; repeat with -o for several reports"),
+    ] = None,
+    output: Annotated[
+        list[Path] | None, typer.Option("-o", "--output", help="Write the report here (repeatable)")
+    ] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print secrets in full (redacted by default)")
+    ] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 for a finding at or above this severity")
+    ] = FailOn.HIGH,
+    severity: Annotated[
+        Severity, typer.Option("--severity", help="Show findings at or above this severity")
+    ] = Severity.INFO,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Report only findings not in this baseline")
+    ] = None,
+    ignore_file: Annotated[
+        Path | None,
+        typer.Option("--ignore-file", help=f"Accepted findings (default: ./{DEFAULT_IGNORE_FILE})"),
+    ] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
+    rules: RulesOpt = None,
+    max_layer_bytes: MaxLayerBytesOpt = _LIMITS.layer.max_bytes,
+    max_ratio: MaxRatioOpt = _LIMITS.layer.max_ratio,
+    max_image_bytes: MaxImageBytesOpt = _LIMITS.max_image_bytes,
+    max_layer_entries: MaxLayerEntriesOpt = _LIMITS.max_layer_entries,
+    max_entries: MaxEntriesOpt = _LIMITS.max_entries,
+    max_archive_depth: MaxDepthOpt = _DEFAULT_DEPTH,
+) -> None:
+    """Scan every layer, the build history and the config for secrets; gate by exit code."""
+    try:
+        reports = _outputs(output_format, output)
+        accepted = load_baseline(baseline) if baseline else None
+        ignores = _ignore_rules(ignore_file)
+    except UsageError as exc:
+        _fail(str(exc))
+    options = _options(
+        image,
+        platform,
+        max_file_size,
+        rules,
+        max_layer_bytes,
+        max_ratio,
+        max_image_bytes,
+        max_layer_entries,
+        max_entries,
+        max_archive_depth,
+    )
+    result = _run_scan(target, options, quiet, verbose)
+    outcome = apply_policy(result.findings, accepted, ignores)
+    code = exit_code(outcome, result.complete, fail_on)
+    document = build_document(
+        result,
+        show_secrets=show_secrets,
+        shown=[f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank],
+        policy=policy_summary(outcome, fail_on, code),
+    )
+    for report_format, path in reports:
+        if path is None and quiet:
+            sys.stdout.write(summary_line(document) + "\n")
+        else:
+            _write(render(document, report_format), path)
+    raise typer.Exit(code)
+
+
+def _ignore_rules(path: Path | None) -> list[IgnoreRule]:
+    if path is not None:
+        return load_ignore_file(path)
+    default = Path(DEFAULT_IGNORE_FILE)
+    return load_ignore_file(default) if default.is_file() else []
+
+
+@app.command("baseline")
+def baseline_command(
+    target: TargetArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Baseline file to write")] = Path(
+        ".layerscan-baseline.json"
+    ),
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
+    rules: RulesOpt = None,
+    max_layer_bytes: MaxLayerBytesOpt = _LIMITS.layer.max_bytes,
+    max_ratio: MaxRatioOpt = _LIMITS.layer.max_ratio,
+    max_image_bytes: MaxImageBytesOpt = _LIMITS.max_image_bytes,
+    max_layer_entries: MaxLayerEntriesOpt = _LIMITS.max_layer_entries,
+    max_entries: MaxEntriesOpt = _LIMITS.max_entries,
+    max_archive_depth: MaxDepthOpt = _DEFAULT_DEPTH,
+) -> None:
+    """Record the image's current findings, so later scans report only new ones."""
+    options = _options(
+        image,
+        platform,
+        max_file_size,
+        rules,
+        max_layer_bytes,
+        max_ratio,
+        max_image_bytes,
+        max_layer_entries,
+        max_entries,
+        max_archive_depth,
+    )
+    result = _run_scan(target, options, quiet, verbose)
+    image_facts = {
+        "reference": result.image.reference,
+        "digest": result.image.digest,
+        "config_digest": result.image.config_digest,
+    }
+    document = baseline_document(result.findings, image_facts)
+    _write(json.dumps(document, indent=2) + "\n", output)
+    if not quiet:
+        typer.echo(f"{len(result.findings)} findings recorded in {output}", err=True)
+    raise typer.Exit(EXIT_CLEAN if result.complete else EXIT_INCOMPLETE)
 
 
 @app.command("layers")

@@ -8,8 +8,10 @@ replayed, so findings are assembled after the walk.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from .timeline import Timeline, Version
 from .walk import EntryKind, LayerProblem, WalkLimits, WalkLog, walk
 
 DEFAULT_MAX_FILE_BYTES = 32 << 20
+logger = logging.getLogger(__name__)
+"""--verbose shows INFO: what was skipped and why."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,13 @@ def build_engine(options: ScanOptions) -> Engine:
     return Engine(load_rules(options.rules_files), core)
 
 
-def scan(target: str, options: ScanOptions | None = None) -> ScanResult:
+ProgressHook = Callable[[int, int, int, int], None]
+"""(layer index, layer count, files scanned, bytes scanned), called as the walk goes."""
+
+
+def scan(
+    target: str, options: ScanOptions | None = None, progress: ProgressHook | None = None
+) -> ScanResult:
     """Open a target, scan every layer, the history and the config, and attribute findings."""
     options = options or ScanOptions()
     engine = build_engine(options)
@@ -90,12 +100,14 @@ def scan(target: str, options: ScanOptions | None = None) -> ScanResult:
         open_image(target, OpenOptions(options.image_ref, options.platform)) as image,
         engine.session(),
     ):
-        result = scan_image(image, engine, options)
+        result = scan_image(image, engine, options, progress)
     result.seconds = time.monotonic() - started
     return result
 
 
-def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult:
+def scan_image(
+    image: Image, engine: Engine, options: ScanOptions, progress: ProgressHook | None = None
+) -> ScanResult:
     """Scan an opened image (the engine's session must be active)."""
     timeline = Timeline()
     log = WalkLog()
@@ -118,10 +130,15 @@ def scan_image(image: Image, engine: Engine, options: ScanOptions) -> ScanResult
             continue
         if entry.size > options.max_file_bytes:
             skipped["over size limit"] += 1
+            logger.info(
+                "skipped %s in layer %d: over size limit", entry.display_path, entry.layer_index
+            )
             continue
         data = entry.read(options.max_file_bytes)
         files += 1
         scanned_bytes += len(data)
+        if progress is not None:
+            progress(entry.layer_index, len(image.layers), files, scanned_bytes)
         if PackageFiles.is_database(entry.display_path):
             packages.learn(entry.display_path, data)
         found = _scan_file(entry.display_path, data, engine, limits, skipped)
@@ -160,6 +177,8 @@ def _scan_file(
     for unit in units_of(path, data, limits):
         if isinstance(unit, Skipped):
             skipped[unit.reason] += 1
+            member = f"!{unit.nested_path}" if unit.nested_path else ""
+            logger.info("skipped %s%s: %s", path, member, unit.reason)
             continue
         matches = engine.scan_text(
             unit.text, unit.filename, path, heuristics=unit.origin != "strings"

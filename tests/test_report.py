@@ -30,8 +30,11 @@ def test_every_format_renders(document: dict[str, object], output_format: Format
 
 def test_table_shows_status_and_instruction(document: dict[str, object]) -> None:
     text = render(document, Format.TABLE)
-    [row] = [line for line in text.splitlines() if "/root/.ssh/id_rsa:" in line]
-    assert "deleted by layer 2" in row and "COPY file:" in row and "in /root/.ssh/id_rsa" in row
+    lines = text.splitlines()
+    [row] = [line for line in lines if "/root/.ssh/id_rsa:" in line]
+    assert "deleted by layer 2" in row and "private-key" in row
+    heading = lines[lines.index(row) - 3]  # heading, column names, rule, then the rows
+    assert heading.startswith("Layer 1: COPY file:") and heading.endswith(" in /root/.ssh/id_rsa")
     assert text.rstrip().splitlines()[-1].startswith("14 findings")
 
 

@@ -8,11 +8,12 @@ prefixes quote the very values that were found.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
 from ..findings import Finding, redact_known
+from ..policy import FailOn, PolicyOutcome
 from ..scan import ScanResult
 from ..severity import Severity
 from ..timeline import Status
@@ -20,9 +21,33 @@ from ..timeline import Status
 SCHEMA_VERSION = 1
 
 
-def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, Any]:
-    """The full report as plain data, redacted unless `show_secrets`."""
+def policy_summary(outcome: PolicyOutcome, fail_on: FailOn, code: int) -> dict[str, Any]:
+    """What the gate decided, for the report's summary."""
+    return {
+        "fail_on": str(fail_on),
+        "exit_code": code,
+        "baselined": len(outcome.baselined),
+        "ignored": len(outcome.ignored),
+        "expired_ignores": [
+            {"entry": rule.line, "reason": rule.reason, "expires": str(rule.expires)}
+            for rule in outcome.expired
+        ],
+    }
+
+
+def build_document(
+    result: ScanResult,
+    show_secrets: bool = False,
+    shown: Sequence[Finding] | None = None,
+    policy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report as plain data, redacted unless `show_secrets`.
+
+    `shown` are the findings to list (after the baseline, the ignore file and --severity);
+    all of them are still used to redact instructions, which may quote any of them.
+    """
     secrets = [finding.secret for finding in result.findings]
+    listed = list(result.findings if shown is None else shown)
 
     def clean(text: str | None) -> str | None:
         if text is None or show_secrets:
@@ -52,9 +77,14 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
                 "diff_id_actual": check.diff_id_actual if check else None,
             }
         )
-    findings = [_finding(finding, show_secrets, clean) for finding in result.findings]
-    by_severity = Counter(str(f.severity) for f in result.findings)
-    by_status = Counter(str(f.status) for f in result.findings)
+    findings = [_finding(finding, show_secrets, clean) for finding in listed]
+    by_severity = Counter(str(f.severity) for f in listed)
+    by_status = Counter(str(f.status) for f in listed)
+    warnings = result.warnings + [
+        f"ignore entry {rule['entry']} ({rule['reason']}) expired on {rule['expires']} "
+        "and no longer applies"
+        for rule in (policy or {}).get("expired_ignores", [])
+    ]
     document: dict[str, Any] = printable(
         {
             "schema_version": SCHEMA_VERSION,
@@ -68,9 +98,9 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
                 "target": image.target,
             },
             "layers": layers,
-            "rules": _rules(result),
+            "rules": _rules(result, listed),
             "findings": findings,
-            "warnings": result.warnings,
+            "warnings": warnings,
             "errors": [
                 {
                     "layer": problem.layer_index,
@@ -81,7 +111,8 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
                 for problem in result.problems
             ],
             "summary": {
-                "findings": len(result.findings),
+                "findings": len(listed),
+                "found": len(result.findings),
                 "by_severity": {str(s): by_severity.get(str(s), 0) for s in Severity},
                 "by_status": {str(s): by_status.get(str(s), 0) for s in Status},
                 "layers": len(image.layers),
@@ -91,15 +122,16 @@ def build_document(result: ScanResult, show_secrets: bool = False) -> dict[str, 
                 "errors": len(result.problems),
                 "complete": result.complete,
                 "seconds": round(result.seconds, 3),
+                **({"policy": policy} if policy is not None else {}),
             },
         }
     )
     return document
 
 
-def _rules(result: ScanResult) -> dict[str, dict[str, str]]:
-    """Every rule a finding refers to: reports (SARIF above all) describe them once."""
-    used = {finding.rule.id for finding in result.findings}
+def _rules(result: ScanResult, listed: Sequence[Finding]) -> dict[str, dict[str, str]]:
+    """Every rule a listed finding refers to: reports (SARIF above all) describe them once."""
+    used = {finding.rule.id for finding in listed}
     return {
         rule_id: {
             "title": meta.title,

@@ -1,4 +1,4 @@
-"""A terminal table: one row per finding, where it is, its status and the instruction."""
+"""A terminal table grouped by layer: what each build step leaked, and is it still there."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from tabulate import tabulate
 from ..instruction import abbreviate
 from .document import printable
 
-_INSTRUCTION_WIDTH = 48
-
-
+_INSTRUCTION_WIDTH = 70
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_HEADERS = ["severity", "rule", "where", "status", "secret"]
 
 
 def terminal_safe(text: str) -> str:
@@ -22,10 +21,6 @@ def terminal_safe(text: str) -> str:
     Bytes that are not UTF-8 show as \\xNN too (see document.printable).
     """
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", printable(text))
-
-
-def _short(text: str | None, width: int = _INSTRUCTION_WIDTH) -> str:
-    return terminal_safe(abbreviate(text, width)) if text else ""
 
 
 def _where(finding: dict[str, Any]) -> str:
@@ -56,46 +51,64 @@ def _secret_groups(findings: list[dict[str, Any]]) -> dict[str, str]:
     return tags
 
 
+def _section(finding: dict[str, Any], layers: dict[int, dict[str, Any]]) -> tuple[int, str]:
+    """(sort key, heading) of the group a finding is listed under."""
+    layer = finding["layer"] or {}
+    index = layer.get("index")
+    if finding["source"] == "config":
+        return (1 << 30, "Image config")
+    if index is None:
+        return (1 << 29, "Build history (steps without a layer)")
+    instruction = layers.get(index, {}).get("instruction") or layer.get("instruction") or ""
+    return (index, f"Layer {index}: {abbreviate(instruction, _INSTRUCTION_WIDTH)}")
+
+
+def summary_line(document: dict[str, Any]) -> str:
+    """The one line --quiet prints: counts, what was scanned, and whether anything was lost."""
+    summary = document["summary"]
+    by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in summary["skipped"].items())
+    policy = summary.get("policy") or {}
+    accepted = policy.get("baselined", 0) + policy.get("ignored", 0)
+    return terminal_safe(
+        f"{summary['findings']} findings"
+        + (f" ({by_severity})" if by_severity else "")
+        + (f", {accepted} accepted by baseline or ignore file" if accepted else "")
+        + f"; {summary['files_scanned']} files in {summary['layers']} layers scanned"
+        + (f"; skipped: {skipped}" if skipped else "")
+        + ("" if summary["complete"] else f"; INCOMPLETE: {summary['errors']} errors")
+    )
+
+
 def render(document: dict[str, Any]) -> str:
     image = document["image"]
-    summary = document["summary"]
+    layers = {layer["index"]: layer for layer in document["layers"]}
     lines = [
-        f"Image {image['reference'] or image['target']} ({image['source']}, "
-        f"{summary['layers']} layers)"
+        terminal_safe(
+            f"Image {image['reference'] or image['target']} ({image['source']}, "
+            f"{document['summary']['layers']} layers)"
+        )
     ]
-    rows = []
     groups = _secret_groups(document["findings"])
+    sections: dict[tuple[int, str], list[list[str]]] = {}
     for finding in document["findings"]:
-        layer = finding["layer"] or {}
-        layer_index = layer.get("index")
-        rows.append(
+        sections.setdefault(_section(finding, layers), []).append(
             [
                 finding["severity"],
                 finding["rule"],
                 terminal_safe(_where(finding)),
                 _status(finding),
-                "" if layer_index is None else layer_index,
-                _short(layer.get("instruction")),
                 groups.get(finding["secret_sha256"], "") + terminal_safe(finding["secret"]),
             ]
         )
-    if rows:
-        headers = ["severity", "rule", "where", "status", "layer", "instruction", "secret"]
-        lines.append(tabulate(rows, headers=headers, tablefmt="simple"))
-    else:
+    for (_, heading), rows in sorted(sections.items()):
+        lines += ["", terminal_safe(heading), tabulate(rows, headers=_HEADERS, tablefmt="simple")]
+    if not sections:
         lines.append("No secrets found.")
-    for warning in document.get("warnings", []):
-        lines.append(terminal_safe(f"warning: {warning}"))
+    lines.append("")
+    lines += [terminal_safe(f"warning: {warning}") for warning in document.get("warnings", [])]
     for error in document["errors"]:
         path = f" {error['path']}" if error["path"] else ""
         lines.append(terminal_safe(f"error: layer {error['layer']}{path}: {error['message']}"))
-    by_severity = ", ".join(f"{n} {s}" for s, n in summary["by_severity"].items() if n)
-    skipped = ", ".join(f"{n} {reason}" for reason, n in summary["skipped"].items())
-    lines.append(
-        f"{summary['findings']} findings"
-        + (f" ({by_severity})" if by_severity else "")
-        + f"; {summary['files_scanned']} files in {summary['layers']} layers scanned"
-        + (f"; skipped: {skipped}" if skipped else "")
-        + ("" if summary["complete"] else f"; INCOMPLETE: {summary['errors']} errors")
-    )
+    lines.append(summary_line(document))
     return "\n".join(lines) + "\n"
