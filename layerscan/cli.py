@@ -39,7 +39,14 @@ from .recover import DEFAULT_MAX_SIZE
 from .report import Format, render
 from .report.document import build_document, policy_summary
 from .report.table import summary_line, terminal_safe
-from .scan import DEFAULT_MAX_FILE_BYTES, ScanOptions, ScanResult, build_engine, scan
+from .scan import (
+    DEFAULT_MAX_FILE_BYTES,
+    ScanOptions,
+    ScanResult,
+    build_engine,
+    scan,
+    scan_image,
+)
 from .severity import Severity
 from .sources import OpenOptions, open_image
 from .walk import LayerCheck, WalkLimits
@@ -399,8 +406,14 @@ def history_command(
 @app.command("recover")
 def recover_command(
     target: TargetArg,
-    path: Annotated[str, typer.Argument(help="Absolute path of the file inside the image")],
     output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Directory to write into")],
+    path: Annotated[
+        str | None, typer.Argument(help="Absolute path of the file inside the image")
+    ] = None,
+    finding: Annotated[
+        str | None,
+        typer.Option("--finding", help="Recover the evidence of this finding (its fingerprint)"),
+    ] = None,
     layer: Annotated[
         int | None, typer.Option("--layer", help="Take the version from this layer")
     ] = None,
@@ -414,6 +427,12 @@ def recover_command(
     from .recover import recover
     from .timeline import replay
 
+    if (path is None) == (finding is None):
+        _fail("give either a PATH or --finding FINGERPRINT")
+    if finding is not None:
+        _recover_finding(target, finding, output_dir, max_size, image, platform)
+        return
+    assert path is not None
     try:
         with open_image(target, OpenOptions(image, platform)) as opened:
             timeline, _ = replay(opened)
@@ -436,6 +455,50 @@ def recover_command(
             f"{record.original_path} from layer {record.layer_index} ({record.status}) -> "
             f"{output_dir / record.written_to} sha256:{record.sha256} ({record.size} bytes)"
         )
+    )
+
+
+def _recover_finding(
+    target: str,
+    fingerprint: str,
+    output_dir: Path,
+    max_size: int,
+    image: str | None,
+    platform: str | None,
+) -> None:
+    """Scan, find the finding, and write its file version and evidence.json into output_dir."""
+    from .recover import find_finding, write_evidence
+
+    options = ScanOptions(image_ref=image, platform=platform)
+    engine = build_engine(options)
+    try:
+        with open_image(target, OpenOptions(image, platform)) as opened, engine.session():
+            result = scan_image(opened, engine, options)
+            chosen = find_finding(result.findings, fingerprint)
+            secrets = [f.secret for f in result.findings]
+            document = build_document(result, shown=[chosen])
+            evidence = write_evidence(
+                opened,
+                result.timeline,
+                chosen,
+                document["findings"][0],
+                output_dir,
+                clean=lambda text: redact_known(text, secrets) if text else text,
+                max_size=max_size,
+            )
+    except LayerscanError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write into {output_dir}: {exc.strerror or exc}")
+    recovered = evidence["file"]
+    where = (
+        f"{recovered['original_path']} from layer {recovered['layer_index']} -> "
+        f"{output_dir / recovered['written_to']} sha256:{recovered['sha256']}"
+        if recovered
+        else f"{chosen.source} {chosen.key}: nothing to extract"
+    )
+    typer.echo(
+        terminal_safe(f"{chosen.rule.id} {where}; evidence in {output_dir / 'evidence.json'}")
     )
 
 

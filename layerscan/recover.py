@@ -14,13 +14,15 @@ import json
 import os
 import stat
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .compression import LayerLimits, LayerMeter, open_metered
 from .errors import LayerscanError, UsageError
+from .findings import Finding, Source
 from .image import Image, Layer
 from .tarsafety import GuardedTarInfo
 from .timeline import Timeline, Version
@@ -209,8 +211,13 @@ def _append_manifest(root_fd: int, record: Recovered) -> None:
         e for e in entries if isinstance(e, dict) and e.get("written_to") != record.written_to
     ]
     entries.append(asdict(record))
-    data = json.dumps({"recovered": entries}, indent=2).encode() + b"\n"
-    temporary = ".manifest.json.tmp"
+    _write_json(root_fd, "manifest.json", {"recovered": entries})
+
+
+def _write_json(root_fd: int, name: str, document: object) -> None:
+    """Replace a JSON file in the output directory atomically, never through a link."""
+    data = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    temporary = f".{name}.tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temporary, dir_fd=root_fd)
     fd = os.open(
@@ -218,4 +225,71 @@ def _append_manifest(root_fd: int, record: Recovered) -> None:
     )
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.replace(temporary, "manifest.json", src_dir_fd=root_fd, dst_dir_fd=root_fd)
+    os.replace(temporary, name, src_dir_fd=root_fd, dst_dir_fd=root_fd)
+
+
+def find_finding(findings: Sequence[Finding], fingerprint: str) -> Finding:
+    """The finding a fingerprint (or an unambiguous prefix of at least 8 digits) names."""
+    wanted = fingerprint.strip().lower()
+    if len(wanted) < 8:
+        raise UsageError("give at least 8 characters of the fingerprint")
+    matches = [f for f in findings if f.fingerprint.startswith(wanted)]
+    if not matches:
+        raise UsageError(f"no finding of this image has the fingerprint {fingerprint!r}")
+    if len({f.fingerprint for f in matches}) > 1:
+        raise UsageError(f"{fingerprint!r} matches several findings; give more of it")
+    return matches[0]
+
+
+def write_evidence(
+    image: Image,
+    timeline: Timeline,
+    finding: Finding,
+    finding_document: dict[str, Any],
+    out_dir: Path,
+    clean: Callable[[str | None], str | None] = lambda text: text,
+    max_size: int = DEFAULT_MAX_SIZE,
+) -> dict[str, Any]:
+    """Recover the file version behind a finding and write evidence.json beside it.
+
+    A history or config finding has no file: its evidence is the build step or config key,
+    written (redacted) to evidence.json alone.
+    """
+    recovered = None
+    if finding.source is Source.FILE and finding.path and finding.layer is not None:
+        record = recover(
+            image, timeline, finding.path, out_dir, finding.layer.index, clean, max_size
+        )
+        recovered = asdict(record)
+    history = None
+    if (
+        finding.source is Source.HISTORY
+        and finding.layer
+        and finding.layer.history_index is not None
+    ):
+        entry = image.history[finding.layer.history_index]
+        history = {
+            "index": entry.index,
+            "created": entry.created,
+            "created_by": clean(entry.created_by),
+            "layer_index": entry.layer_index,
+        }
+    evidence = {
+        "finding": finding_document,
+        "file": recovered,
+        "history": history,
+        "image": {
+            "reference": image.reference,
+            "digest": image.digest,
+            "config_digest": image.config_digest,
+            "target": image.target,
+        },
+        "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    root_fd = _open_output_dir(out_dir)
+    try:
+        _write_json(root_fd, "evidence.json", evidence)
+    finally:
+        os.close(root_fd)
+    return evidence

@@ -97,7 +97,10 @@ def scan(
     engine = build_engine(options)
     started = time.monotonic()
     with (
-        open_image(target, OpenOptions(options.image_ref, options.platform)) as image,
+        open_image(
+            target,
+            OpenOptions(options.image_ref, options.platform, options.walk_limits.max_image_bytes),
+        ) as image,
         engine.session(),
     ):
         result = scan_image(image, engine, options, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,8 @@ from layerscan.errors import TargetError
 from layerscan.scan import ScanOptions, scan
 from layerscan.sources import open_image
 
+from .cli import layerscan
+from .conftest import BUNDLED_DEMO
 from .damage import plain_tar
 from .truth import attributed_rows, expected_hashes, expected_rows, finding_rows, row
 
@@ -144,3 +147,30 @@ def test_stdin_spool_is_removed_when_the_stream_is_not_an_image(
     with pytest.raises(TargetError, match="not an image"):
         scan("-")
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_docker_save_streams_of_both_layouts_on_stdin(
+    image_forms: dict[str, dict[str, str]], credentials: Credentials
+) -> None:
+    for form in ("docker-archive", "docker-archive (docker 25 OCI layout)"):
+        saved = Path(image_forms["demo"][form].split(":", 1)[1])
+        run = layerscan("scan", "-", "-f", "json", stdin=saved.read_bytes())
+        assert run.code == 1, run.stderr
+        findings = json.loads(run.stdout)["findings"]
+        rows = {
+            (
+                f["source"],
+                f["rule"],
+                f["path"] or f["key"],
+                f["layer"]["index"] if f["layer"] else None,
+                f["status"],
+                f["removed_by"]["index"] if f["removed_by"] else None,
+            )
+            for f in findings
+        }
+        assert rows == expected_rows(EXPECTED), form
+
+
+def test_the_stdin_spool_has_a_size_cap(tmp_path: Path) -> None:
+    run = layerscan("scan", "-", "--max-image-bytes", "100000", stdin=BUNDLED_DEMO.read_bytes())
+    assert run.code == 2 and "larger than the spool limit" in run.stderr

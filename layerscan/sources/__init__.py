@@ -28,6 +28,8 @@ class OpenOptions:
 
     image_ref: str | None = None
     platform: str | None = None
+    max_spool_bytes: int | None = 64 << 30
+    """A stream (stdin, the engine) is spilled to a temporary directory; this bounds it."""
 
 
 def _tar_store(path: str, stack: ExitStack) -> BlobStore:
@@ -65,7 +67,8 @@ def open_image(target: str, options: OpenOptions | None = None) -> Iterator[Imag
     scheme, location = _split_scheme(target)
     with ExitStack() as stack:
         if target == "-":
-            store = stack.enter_context(_closing(SpoolStore(sys.stdin.buffer, "stdin")))
+            spool = SpoolStore(sys.stdin.buffer, "stdin", options.max_spool_bytes)
+            store = stack.enter_context(_closing(spool))
             yield _from_tar_store(store, target, options)
             return
         if scheme is None:
@@ -73,7 +76,7 @@ def open_image(target: str, options: OpenOptions | None = None) -> Iterator[Imag
         if not location:
             raise UsageError(f"{target!r} names no image")
         if scheme == "docker":
-            store, attrs = daemon.open_store(location)
+            store, attrs = daemon.open_store(location, options.max_spool_bytes)
             stack.enter_context(_closing(store))
             yield daemon.load(store, attrs, target=target, reference=location)
         elif scheme == "oci-dir":

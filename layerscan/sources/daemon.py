@@ -54,7 +54,7 @@ def _client() -> Any:
     return client
 
 
-def open_store(reference: str) -> tuple[SpoolStore, dict[str, Any]]:
+def open_store(reference: str, max_bytes: int | None = None) -> tuple[SpoolStore, dict[str, Any]]:
     """Spool an engine's image and return it with the engine's own inspect data."""
     import docker
 
@@ -70,6 +70,7 @@ def open_store(reference: str) -> tuple[SpoolStore, dict[str, Any]]:
         store = SpoolStore(
             cast(BinaryIO, io.BufferedReader(_ChunkStream(chunks), 1 << 20)),
             f"docker:{reference}",
+            max_bytes,
         )
     except docker.errors.APIError as exc:
         raise TargetError(f"the Docker engine could not export {reference!r}: {exc}") from exc
