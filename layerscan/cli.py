@@ -119,7 +119,13 @@ VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log what was 
 
 _LIMITS = WalkLimits()
 _DEFAULT_DEPTH = ScanOptions().max_archive_depth
-_SUFFIX_FORMATS = {".json": "json", ".sarif": "sarif", ".md": "markdown"}
+_SUFFIX_FORMATS = {
+    ".json": Format.JSON,
+    ".sarif": Format.SARIF,
+    ".md": Format.MARKDOWN,
+    ".markdown": Format.MARKDOWN,
+    ".txt": Format.TABLE,
+}
 
 
 def _options(
@@ -165,10 +171,7 @@ def _run_scan(target: str, options: ScanOptions, quiet: bool, verbose: bool) -> 
 
 def _format_for(path: Path) -> Format:
     """-o report.sarif without -f: the suffix says which format (JSON when it says nothing)."""
-    try:
-        return Format(_SUFFIX_FORMATS.get(path.suffix, "json"))
-    except ValueError:
-        return Format.JSON
+    return _SUFFIX_FORMATS.get(path.suffix.lower(), Format.JSON)
 
 
 def _outputs(

@@ -24,6 +24,7 @@ from .compression import LayerLimits, LayerMeter, open_metered
 from .errors import LayerscanError, UsageError
 from .findings import Finding, Source
 from .image import Image, Layer
+from .safe_text import printable
 from .tarsafety import GuardedTarInfo
 from .timeline import Timeline, Version
 from .walk import READ_ERRORS, EntryKind, normalise_path
@@ -52,6 +53,9 @@ class Recovered:
     image_reference: str | None
     image_digest: str | None
     recovered_at: str
+    written_to_hex: str | None = None
+    """The exact bytes of `written_to` when the name is not UTF-8 (the image's own bytes are
+    kept on disk; `written_to` in manifest.json then shows them escaped as \\xNN)."""
 
 
 def choose_version(timeline: Timeline, path: str, layer: int | None) -> Version:
@@ -164,6 +168,7 @@ def recover(
             f"of {max_size}; raise it with --max-size if the file is real"
         )
     parts = version.path.split("/")
+    written_to = os.path.join(f"layer-{version.layer_index}", *parts)
     root_fd = _open_output_dir(out_dir)
     try:
         parent_fd = _descend(root_fd, [f"layer-{version.layer_index}", *parts[:-1]])
@@ -177,7 +182,7 @@ def recover(
         own_layer = image.layers[version.layer_index]
         record = Recovered(
             original_path=version.display_path,
-            written_to=os.path.join(f"layer-{version.layer_index}", *parts),
+            written_to=written_to,
             layer_index=version.layer_index,
             diff_id=own_layer.diff_id,
             layer_digest=own_layer.digest,
@@ -191,6 +196,9 @@ def recover(
             image_reference=image.reference,
             image_digest=image.digest or image.config_digest,
             recovered_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            written_to_hex=None
+            if printable(written_to) == written_to
+            else os.fsencode(written_to).hex(),
         )
         _append_manifest(root_fd, record)
         return record
@@ -208,7 +216,9 @@ def _append_manifest(root_fd: int, record: Recovered) -> None:
     except (FileNotFoundError, ValueError):
         entries = []
     entries = [
-        e for e in entries if isinstance(e, dict) and e.get("written_to") != record.written_to
+        e
+        for e in entries
+        if isinstance(e, dict) and e.get("written_to") != printable(record.written_to)
     ]
     entries.append(asdict(record))
     _write_json(root_fd, "manifest.json", {"recovered": entries})
@@ -216,7 +226,7 @@ def _append_manifest(root_fd: int, record: Recovered) -> None:
 
 def _write_json(root_fd: int, name: str, document: object) -> None:
     """Replace a JSON file in the output directory atomically, never through a link."""
-    data = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    data = json.dumps(printable(document), indent=2, ensure_ascii=False).encode() + b"\n"
     temporary = f".{name}.tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temporary, dir_fd=root_fd)

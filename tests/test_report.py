@@ -8,6 +8,7 @@ import pytest
 
 from layerscan.report import Format, render
 from layerscan.report.document import build_document
+from layerscan.report.markdown import escape
 from layerscan.report.table import terminal_safe
 from layerscan.scan import scan
 
@@ -23,7 +24,8 @@ def document() -> dict[str, object]:
 @pytest.mark.parametrize("output_format", list(Format))
 def test_every_format_renders(document: dict[str, object], output_format: Format) -> None:
     text = render(document, output_format)
-    assert "/root/.ssh/id_rsa" in text
+    shown = escape("/root/.ssh/id_rsa") if output_format is Format.MARKDOWN else "/root/.ssh/id_rsa"
+    assert shown in text
     if output_format is Format.JSON:
         validate_report(json.loads(text))
 

@@ -6,17 +6,21 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from . import json_report, table
+from . import json_report, markdown, sarif, table
 
 
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
+    SARIF = "sarif"
+    MARKDOWN = "markdown"
 
 
 RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {
     Format.TABLE: table.render,
     Format.JSON: json_report.render,
+    Format.SARIF: sarif.render,
+    Format.MARKDOWN: markdown.render,
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from .. import __version__
 from ..findings import Finding, redact_known
 from ..policy import FailOn, PolicyOutcome
+from ..safe_text import printable
 from ..scan import ScanResult
 from ..severity import Severity
 from ..timeline import Status
@@ -144,31 +145,6 @@ def _rules(result: ScanResult, listed: Sequence[Finding]) -> dict[str, dict[str,
     }
 
 
-def printable(value: Any) -> Any:
-    """Every string valid UTF-8: names that were not (decoded with surrogateescape by tarfile,
-    or escaped as lone surrogates in JSON) show their bytes as \\xNN instead of breaking the
-    report's encoding."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            raw = value.encode(
-                "utf-8", "surrogateescape" if _only_escapes(value) else "surrogatepass"
-            )
-            return raw.decode("utf-8", "backslashreplace")
-    if isinstance(value, dict):
-        return {key: printable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [printable(item) for item in value]
-    return value
-
-
-def _only_escapes(text: str) -> bool:
-    """Lone surrogates that surrogateescape made (U+DC80..U+DCFF) and nothing else."""
-    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
-
-
 def _finding(
     finding: Finding, show_secrets: bool, clean: Callable[[str | None], str | None]
 ) -> dict[str, Any]:
@@ -205,3 +181,20 @@ def _finding(
         "reason": finding.reason,
         "note": finding.note,
     }
+
+
+def where_text(finding: dict[str, Any]) -> str:
+    """Where a finding sits inside the image: path!member:line, or the history/config key."""
+    if finding["source"] == "file":
+        where = str(finding["path"])
+        where += f"!{finding['nested_path']}" if finding["nested_path"] else ""
+        return where + (f":{finding['line']}" if finding["line"] else "")
+    return f"{finding['source']}: {finding['key']}"
+
+
+def status_text(finding: dict[str, Any]) -> str:
+    """present, or deleted/overwritten by layer N."""
+    removed = finding["removed_by"]
+    if removed is None:
+        return str(finding["status"])
+    return f"{finding['status']} by layer {removed['index']}"

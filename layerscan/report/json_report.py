@@ -13,5 +13,9 @@ not get them raw. Outside strings valid JSON holds none, so escaping them is alw
 
 
 def render(document: dict[str, Any]) -> str:
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"
+    return escape_unsafe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+
+
+def escape_unsafe(text: str) -> str:
+    """JSON text with the characters above escaped (still the same JSON value)."""
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)

@@ -8,7 +8,8 @@ from typing import Any
 from tabulate import tabulate
 
 from ..instruction import abbreviate
-from .document import printable
+from ..safe_text import printable
+from .document import status_text, where_text
 
 _INSTRUCTION_WIDTH = 70
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -21,21 +22,6 @@ def terminal_safe(text: str) -> str:
     Bytes that are not UTF-8 show as \\xNN too (see document.printable).
     """
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", printable(text))
-
-
-def _where(finding: dict[str, Any]) -> str:
-    if finding["source"] == "file":
-        where = str(finding["path"])
-        where += f"!{finding['nested_path']}" if finding["nested_path"] else ""
-        return where + (f":{finding['line']}" if finding["line"] else "")
-    return f"{finding['source']}: {finding['key']}"
-
-
-def _status(finding: dict[str, Any]) -> str:
-    removed = finding["removed_by"]
-    if removed is None:
-        return str(finding["status"])
-    return f"{finding['status']} by layer {removed['index']}"
 
 
 def _secret_groups(findings: list[dict[str, Any]]) -> dict[str, str]:
@@ -96,8 +82,8 @@ def render(document: dict[str, Any]) -> str:
             [
                 finding["severity"],
                 finding["rule"],
-                terminal_safe(_where(finding)),
-                _status(finding),
+                terminal_safe(where_text(finding)),
+                status_text(finding),
                 groups.get(finding["secret_sha256"], "") + terminal_safe(finding["secret"]),
             ]
         )

@@ -190,7 +190,7 @@ def _walk(root_fd: int, prefix: str) -> Iterator[tuple[str, os.stat_result, int]
             os.close(fd)
 
 
-def _hash_at(fd: int, name: str) -> str:
+def _hash_at(fd: int, name: str | bytes) -> str:
     digest = hashlib.sha256()
     handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
     with os.fdopen(handle, "rb") as stream:
@@ -417,7 +417,7 @@ def recovered_violations(out: Path) -> list[str]:
         if written.startswith("/") or ".." in written.split("/"):
             found.append(f"recorded a file outside out/: {written!r}")
             continue
-        sha = _sha_below(out, written.split("/"))
+        sha = _sha_below(out, written_parts(record))
         if sha != record.get("sha256"):
             found.append(f"out/{written!r} does not hold the recorded sha256 ({sha})")
     return found
@@ -433,7 +433,15 @@ def _manifest_records(out: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _sha_below(root: Path, parts: list[str]) -> str | None:
+def written_parts(record: dict[str, Any]) -> list[str] | list[bytes]:
+    """The components of a recorded file's path below out/: exact bytes from `written_to_hex`
+    when the name is not UTF-8 (`written_to` then only shows it, escaped)."""
+    if record.get("written_to_hex"):
+        return bytes.fromhex(str(record["written_to_hex"])).split(b"/")
+    return str(record["written_to"]).split("/")
+
+
+def _sha_below(root: Path, parts: list[str] | list[bytes]) -> str | None:
     """The sha256 of root/parts, entered one directory fd at a time without following links."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -451,7 +459,7 @@ def _sha_below(root: Path, parts: list[str]) -> str | None:
 def recovered_bytes(out: Path) -> bytes | None:
     """The content of the one file a recover run wrote (via its manifest record)."""
     try:
-        parts = str(_manifest_records(out)[-1]["written_to"]).split("/")
+        parts = written_parts(_manifest_records(out)[-1])
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return None
     fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
@@ -520,6 +528,13 @@ def _expectation_problems(case: Case, outcomes: list[Outcome]) -> list[str]:
     return []
 
 
+def _digest_of(content: bytes | None) -> str:
+    """Planted contents hold secrets: failures name their size and hash, never the bytes."""
+    if content is None:
+        return "nothing"
+    return f"{len(content)} bytes, sha256 {hashlib.sha256(content).hexdigest()[:16]}…"
+
+
 def _recovered_content_problems(case: Case, outcomes: list[Outcome]) -> list[str]:
     problems = []
     for outcome in outcomes:
@@ -531,8 +546,8 @@ def _recovered_content_problems(case: Case, outcomes: list[Outcome]) -> list[str
         written = outcome.recovered
         if written != planted.content:
             problems.append(
-                f"$ {outcome.command.shown()}\n  recovered {written!r:.120} instead of the "
-                f"planted {planted.content!r:.120}"
+                f"$ {outcome.command.shown()}\n  recovered {_digest_of(written)} instead of "
+                f"the planted content ({_digest_of(planted.content)})"
             )
     return problems
 
