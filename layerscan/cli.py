@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from tabulate import tabulate
 
+from .cache import default_cache_dir
 from .compression import LayerLimits
 from .detect.history import scan_history
 from .errors import LayerscanError, UsageError
@@ -114,6 +115,13 @@ MaxEntriesOpt = Annotated[
 MaxDepthOpt = Annotated[
     int, typer.Option("--max-archive-depth", help="Open archives inside files this deep")
 ]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help="Layer cache directory (default: ~/.cache/layerscan)"),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Scan every layer; neither read nor write the cache")
+]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log what was skipped and why")]
 
@@ -139,8 +147,11 @@ def _options(
     max_layer_entries: int,
     max_entries: int,
     max_archive_depth: int,
+    cache_dir: Path | None,
+    no_cache: bool,
 ) -> ScanOptions:
     return ScanOptions(
+        cache_dir=None if no_cache else cache_dir or default_cache_dir(),
         image_ref=image,
         platform=platform,
         max_file_bytes=max_file_size,
@@ -229,6 +240,8 @@ def scan_command(
     max_layer_entries: MaxLayerEntriesOpt = _LIMITS.max_layer_entries,
     max_entries: MaxEntriesOpt = _LIMITS.max_entries,
     max_archive_depth: MaxDepthOpt = _DEFAULT_DEPTH,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Scan every layer, the build history and the config for secrets; gate by exit code."""
     try:
@@ -248,6 +261,8 @@ def scan_command(
         max_layer_entries,
         max_entries,
         max_archive_depth,
+        cache_dir,
+        no_cache,
     )
     result = _run_scan(target, options, quiet, verbose)
     outcome = apply_policy(result.findings, accepted, ignores)
@@ -291,6 +306,8 @@ def baseline_command(
     max_layer_entries: MaxLayerEntriesOpt = _LIMITS.max_layer_entries,
     max_entries: MaxEntriesOpt = _LIMITS.max_entries,
     max_archive_depth: MaxDepthOpt = _DEFAULT_DEPTH,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Record the image's current findings, so later scans report only new ones."""
     options = _options(
@@ -304,6 +321,8 @@ def baseline_command(
         max_layer_entries,
         max_entries,
         max_archive_depth,
+        cache_dir,
+        no_cache,
     )
     result = _run_scan(target, options, quiet, verbose)
     image_facts = {

@@ -99,7 +99,6 @@ def redact(secret: str) -> str:
 
 def redact_known(text: str, secrets: list[str]) -> str:
     """Replace every known secret inside free text (instructions quote ARG values)."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, redact(secret))
+    for secret in sorted({s for s in secrets if len(s) >= 4 and s in text}, key=len, reverse=True):
+        text = text.replace(secret, redact(secret))
     return text

@@ -7,7 +7,6 @@ replayed, so findings are assembled after the walk.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import Counter
@@ -15,19 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .content import ContentLimits, Skipped, units_of
-from .detect.engine import Engine, Match
+from .cache import LayerCache, code_fingerprint, rules_fingerprint
+from .content import ContentLimits
+from .detect.engine import Engine
 from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
-from .detect.paths import NAME_RULE_METAS, SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
+from .detect.paths import NAME_RULE_METAS
 from .detect.rules import RuleMeta, load_rules
 from .detect.secrets_core import SecretsCore
 from .detect.vendored import PackageFiles, is_vendored
 from .findings import Finding, LayerRef, RemovedBy, Source
 from .image import Image
+from .layer_scan import FileHook, FileMatch, scan_layer
 from .severity import Confidence, Severity
 from .sources import OpenOptions, open_image
 from .timeline import Timeline, Version
-from .walk import EntryKind, LayerProblem, WalkLimits, WalkLog, walk
+from .walk import EntryKind, LayerProblem, WalkLimits, WalkLog, layer_within_image_limits
 
 DEFAULT_MAX_FILE_BYTES = 32 << 20
 logger = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class ScanOptions:
     use_detect_secrets: bool = True
     walk_limits: WalkLimits = field(default_factory=WalkLimits)
     max_archive_depth: int = ContentLimits().max_depth
+    cache_dir: Path | None = None
+    """Where layer outcomes are cached (see cache.py); None scans without a cache."""
 
 
 @dataclass
@@ -96,117 +99,135 @@ def scan(
     options = options or ScanOptions()
     engine = build_engine(options)
     started = time.monotonic()
-    with (
-        open_image(
-            target,
-            OpenOptions(options.image_ref, options.platform, options.walk_limits.max_image_bytes),
-        ) as image,
-        engine.session(),
-    ):
-        result = scan_image(image, engine, options, progress)
+    cache = open_cache(options, engine)
+    try:
+        with (
+            open_image(
+                target,
+                OpenOptions(
+                    options.image_ref, options.platform, options.walk_limits.max_image_bytes
+                ),
+            ) as image,
+            engine.session(),
+        ):
+            result = scan_image(image, engine, options, progress, cache)
+    finally:
+        if cache is not None:
+            cache.close()
     result.seconds = time.monotonic() - started
     return result
 
 
+def open_cache(options: ScanOptions, engine: Engine) -> LayerCache | None:
+    """The layer cache for these options, keyed by everything an outcome depends on."""
+    if options.cache_dir is None:
+        return None
+    settings = "\0".join(
+        [
+            code_fingerprint(),
+            rules_fingerprint(engine.rules),
+            repr(
+                (
+                    options.max_file_bytes,
+                    options.max_archive_depth,
+                    options.use_detect_secrets,
+                    options.walk_limits,
+                    engine.prefilter is not None,
+                )
+            ),
+        ]
+    )
+    return LayerCache(options.cache_dir, settings)
+
+
 def scan_image(
-    image: Image, engine: Engine, options: ScanOptions, progress: ProgressHook | None = None
+    image: Image,
+    engine: Engine,
+    options: ScanOptions,
+    progress: ProgressHook | None = None,
+    cache: LayerCache | None = None,
 ) -> ScanResult:
-    """Scan an opened image (the engine's session must be active)."""
+    """Scan an opened image (the engine's session must be active).
+
+    Each layer is scanned on its own (or taken from the cache), then its entries are
+    replayed in order into the timeline, which gives every file version its status.
+    """
     timeline = Timeline()
     log = WalkLog()
     skipped: Counter[str] = Counter()
     packages = PackageFiles()
-    limits = ContentLimits(
+    content = ContentLimits(
         max_file_bytes=options.max_file_bytes, max_depth=options.max_archive_depth
     )
+    rules = rule_catalog(engine)
     matches: dict[Version, list[FileMatch]] = {}
     files = scanned_bytes = 0
-    for entry in walk(image, timeline, log, options.walk_limits):
-        version = entry.version
-        if version is None:
+    limits = options.walk_limits
+    for layer in image.layers:
+        timeline.begin_layer(layer.index)
+        if not layer_within_image_limits(layer.index, log, limits):
             continue
-        if entry.kind is EntryKind.HARDLINK:
-            if version.content is not None and version.content in matches:
-                matches[version] = matches[version.content]
-            continue
-        if entry.kind is not EntryKind.FILE:
-            continue
-        if entry.size > options.max_file_bytes:
-            skipped["over size limit"] += 1
-            logger.info(
-                "skipped %s in layer %d: over size limit", entry.display_path, entry.layer_index
+        outcome = cache.get(layer, rules) if cache is not None else None
+        if outcome is None:
+            on_file = _layer_progress(
+                progress, layer.index, len(image.layers), files, scanned_bytes
             )
-            continue
-        data = entry.read(options.max_file_bytes)
-        files += 1
-        scanned_bytes += len(data)
+            outcome = scan_layer(layer, engine, limits, content, log, on_file)
+            if cache is not None:
+                cache.put(layer, outcome)
+        else:
+            logger.info("layer %d: taken from the cache (%s)", layer.index, layer.diff_id)
+        log.entries += outcome.entries_read
+        log.uncompressed_bytes += outcome.uncompressed_bytes
+        log.problems.extend(outcome.problems)
+        if outcome.check is not None:
+            log.checks[layer.index] = outcome.check
+        skipped.update(outcome.skipped)
+        files += outcome.files
+        scanned_bytes += outcome.bytes
         if progress is not None:
-            progress(entry.layer_index, len(image.layers), files, scanned_bytes)
-        if PackageFiles.is_database(entry.display_path):
-            packages.learn(entry.display_path, data)
-        found = _scan_file(entry.display_path, data, engine, limits, skipped)
-        if found:
-            matches[version] = found
+            progress(layer.index, len(image.layers), files, scanned_bytes)
+        packages.update(outcome.packages)
+        for position, entry in enumerate(outcome.entries):
+            version = timeline.apply(entry, log)
+            if version is None:
+                continue
+            if entry.kind is EntryKind.HARDLINK:
+                if version.content is not None and version.content in matches:
+                    matches[version] = matches[version.content]
+            elif position in outcome.matches:
+                matches[version] = outcome.matches[position]
     findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
     findings.sort(key=_finding_order)
-    catalog = engine.catalog()
-    catalog.update({rule.id: rule for rule in (*METADATA_RULES, *NAME_RULE_METAS)})
     return ScanResult(
         image=image,
         findings=findings,
         log=log,
         timeline=timeline,
-        rules=catalog,
+        rules=rules,
         skipped=skipped,
         files_scanned=files,
         bytes_scanned=scanned_bytes,
     )
 
 
-FileMatch = tuple[Match, str | None]
-"""A match and the archive member it was in (None for the file itself)."""
-
-_NAME_FINDING_CHARS = 1 << 16
-
-
-def _scan_file(
-    path: str, data: bytes, engine: Engine, limits: ContentLimits, skipped: Counter[str]
-) -> list[FileMatch]:
-    """Content matches of one file version, or the finding its name alone makes."""
-    if not data:
-        return []  # an empty file holds no secret, whatever its name
-    found: list[FileMatch] = []
-    for unit in units_of(path, data, limits):
-        if isinstance(unit, Skipped):
-            skipped[unit.reason] += 1
-            member = f"!{unit.nested_path}" if unit.nested_path else ""
-            logger.info("skipped %s%s: %s", path, member, unit.reason)
-            continue
-        matches = engine.scan_text(
-            unit.text, unit.filename, path, heuristics=unit.origin != "strings"
-        )
-        found.extend((match, unit.nested_path) for match in matches)
-    if is_ssh_host_key(path):
-        # A host key is a private key, but its risk is impersonation, not access: its own rule.
-        text = data.decode("utf-8", "replace")
-        return [(Match(SSH_HOST_KEY.meta, text.strip(), 1), None)]
-    if not found:
-        by_name = sensitive_by_name(path, data)
-        if by_name is not None:
-            found.append((_name_match(by_name, data), None))
-    return found
+def rule_catalog(engine: Engine) -> dict[str, RuleMeta]:
+    """Every rule id a finding of this engine can carry."""
+    catalog = engine.catalog()
+    catalog.update({rule.id: rule for rule in (*METADATA_RULES, *NAME_RULE_METAS)})
+    return catalog
 
 
-def _name_match(rule: RuleMeta, data: bytes) -> Match:
-    """A finding for the whole file: its text, or for a binary file its sha256."""
-    try:
-        secret = data[:_NAME_FINDING_CHARS].decode("utf-8").strip()
-        note = "reported for its name and place"
-    except UnicodeDecodeError:
-        secret = "sha256:" + hashlib.sha256(data).hexdigest()
-        note = "reported for its name and place; a binary file, identified by its sha256"
-    return Match(rule, secret or "(empty file)", None, note=note)
+def _layer_progress(
+    progress: ProgressHook | None, index: int, count: int, files: int, scanned: int
+) -> FileHook | None:
+    if progress is None:
+        return None
+    hook = progress
+    return lambda layer_files, layer_bytes: hook(
+        index, count, files + layer_files, scanned + layer_bytes
+    )
 
 
 def layer_ref(image: Image, index: int) -> LayerRef:

@@ -399,6 +399,17 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "…"
 
 
+def layer_within_image_limits(index: int, log: WalkLog, limits: WalkLimits) -> bool:
+    """False (and the layer reported as not read) once the image's byte or entry budget is
+    spent by the layers below."""
+    if log.uncompressed_bytes >= limits.max_image_bytes or log.entries >= limits.max_entries:
+        log.report(
+            index, "not read: the image already exceeded its limits", None, ProblemKind.DAMAGED
+        )
+        return False
+    return True
+
+
 def walk(
     image: Image, timeline: Timeline, log: WalkLog, limits: WalkLimits | None = None
 ) -> Iterator[Entry]:
@@ -406,13 +417,7 @@ def walk(
     limits = limits or WalkLimits()
     for layer in image.layers:
         timeline.begin_layer(layer.index)
-        if log.uncompressed_bytes >= limits.max_image_bytes or log.entries >= limits.max_entries:
-            log.report(
-                layer.index,
-                "not read: the image already exceeded its limits",
-                None,
-                ProblemKind.DAMAGED,
-            )
+        if not layer_within_image_limits(layer.index, log, limits):
             continue
         for entry in iter_layer(layer, log, limits):
             timeline.apply(entry, log)

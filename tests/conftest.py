@@ -45,6 +45,20 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"no Docker engine: {reason}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_layer_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The command line caches layers in $XDG_CACHE_HOME/layerscan: the tests use a cache of
+    their own (so every test after the first scan of an image also runs on cache hits)."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder / "layerscan"
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def credentials() -> Credentials:
     return generate()

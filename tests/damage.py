@@ -6,11 +6,15 @@ import io
 import json
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 
-def truncate_layer(saved: Path, layer_index: int, destination: Path) -> Path:
-    """A copy of a legacy `docker save` whose layer N's tar stops half-way through."""
+def rewrite_layer(
+    saved: Path, layer_index: int, change: Callable[[bytes], bytes], destination: Path
+) -> Path:
+    """A copy of a legacy `docker save` whose layer N's bytes are changed; the manifest and
+    the config (and so the layer's diff_id) are kept as they were."""
     with tarfile.open(saved) as source:
         [entry] = json.load(source.extractfile("manifest.json"))  # type: ignore[arg-type]
         victim = entry["Layers"][layer_index]
@@ -18,10 +22,15 @@ def truncate_layer(saved: Path, layer_index: int, destination: Path) -> Path:
             for info in source.getmembers():
                 data = source.extractfile(info).read() if info.isreg() else None  # type: ignore[union-attr]
                 if info.name == victim and data is not None:
-                    data = data[: len(data) // 2]
+                    data = change(data)
                     info.size = len(data)
                 target.addfile(info, io.BytesIO(data) if data is not None else None)
     return destination
+
+
+def truncate_layer(saved: Path, layer_index: int, destination: Path) -> Path:
+    """A copy of a legacy `docker save` whose layer N's tar stops half-way through."""
+    return rewrite_layer(saved, layer_index, lambda data: data[: len(data) // 2], destination)
 
 
 def corrupt_gzip_layer(oci_dir: Path, layer_index: int, destination: Path) -> Path:

@@ -8,6 +8,8 @@ detectors report the same secret, the more specific one wins.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,11 +17,15 @@ from dataclasses import dataclass, replace
 from ..severity import Severity
 from .lines import LineIndex
 from .noise import is_noise
+from .prefilter import Hits, Prefilter, available, candidate_windows
 from .rules import Rule, RuleMeta
 from .secrets_core import SecretsCore, core_rules
 from .validators import is_identifier
 
 AWS_KEY_ID, AWS_SECRET_KEY = "aws-access-key-id", "aws-secret-access-key"
+_REMEMBER_FROM = 4096
+"""Texts this long or longer are remembered by content (smaller ones cost less to rescan)."""
+_REMEMBERED = 20_000
 _PAIR_DISTANCE = 5  # lines
 
 
@@ -50,9 +56,16 @@ def _overlaps(a: Match, b: Match) -> bool:
 class Engine:
     """All detectors behind one call: `scan_text(text, filename, path)`."""
 
-    def __init__(self, rules: Sequence[Rule], core: SecretsCore | None = None) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], core: SecretsCore | None = None, prefilter: bool = True
+    ) -> None:
         self.rules = list(rules)
         self.core = core
+        self.prefilter: Prefilter | None = None
+        if prefilter and available():
+            plugins = core.prefilter_patterns() if core is not None else {}
+            self.prefilter = Prefilter([rule.pattern for rule in self.rules], plugins)
+        self._seen: OrderedDict[tuple[object, ...], list[Match]] = OrderedDict()
 
     def catalog(self) -> dict[str, RuleMeta]:
         """Every rule id this engine can report, with its metadata (for reports)."""
@@ -77,14 +90,53 @@ class Engine:
 
         `heuristics=False` keeps only provider formats: for strings pulled out of a binary,
         where `key=value` shapes and entropy are accidents of the byte layout.
+
+        Images hold the same large file many times (a wheel's member and its installed copy,
+        a file copied between layers): a large text already scanned under the same name and
+        path-bound rules gives the same matches, so it is looked up rather than rescanned.
         """
+        if len(text) < _REMEMBER_FROM:
+            return self._scan_text(text, filename, path, heuristics)
+        key = (
+            hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
+            filename,
+            heuristics,
+            tuple(n for n, rule in enumerate(self.rules) if rule.paths and rule.applies_to(path)),
+        )
+        found = self._seen.get(key)
+        if found is None:
+            found = self._scan_text(text, filename, path, heuristics)
+            self._seen[key] = found
+            if len(self._seen) > _REMEMBERED:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(key)
+        return list(found)
+
+    def _scan_text(
+        self, text: str, filename: str, path: str | None, heuristics: bool
+    ) -> list[Match]:
+        prefilter = self.prefilter
+        hits = prefilter.scan(text) if prefilter is not None else None
         index = LineIndex(text)
-        lowered = text.lower()
+        lowered: str | None = None
         ours: list[Match] = []
-        for rule in self.rules:
+        for number, rule in enumerate(self.rules):
             if not rule.applies_to(path) or (rule.meta.generic and not heuristics):
                 continue
-            for hit in rule.find(text, lowered):
+            windows = None
+            if (
+                prefilter is not None
+                and hits is not None
+                and number not in prefilter.unfiltered_rules
+            ):
+                ends = hits.rule_ends.get(number)
+                if ends is None:
+                    continue
+                windows = candidate_windows(ends, rule.reach, len(text))
+            if rule.keywords:
+                lowered = text.lower() if lowered is None else lowered
+            for hit in rule.find(text, lowered, windows):
                 ours.append(
                     Match(
                         rule.meta,
@@ -98,13 +150,18 @@ class Engine:
         ours = [m for m in ours if not (m.rule.generic and is_identifier(m.secret))]
         matches = _pair_aws_keys(_one_per_secret(ours))
         if self.core is not None and heuristics:
-            matches.extend(self._core_matches(text, filename, matches))
+            matches.extend(self._core_matches(text, filename, matches, hits))
         return _unique(matches)
 
-    def _core_matches(self, text: str, filename: str, claimed: list[Match]) -> list[Match]:
+    def _core_matches(
+        self, text: str, filename: str, claimed: list[Match], hits: Hits | None
+    ) -> list[Match]:
         assert self.core is not None
+        flagged = None
+        if hits is not None and self.prefilter is not None:
+            flagged = self.core.flagged_lines(text, hits.plugin_spans, self.prefilter)
         best: dict[tuple[int, str], Match] = {}
-        for core_match in self.core.scan(text, filename):
+        for core_match in self.core.scan(text, filename, flagged):
             candidate = Match(core_match.rule, core_match.secret, core_match.line)
             if (
                 is_noise(candidate.secret)

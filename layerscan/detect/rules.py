@@ -13,8 +13,9 @@ import fnmatch
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -98,13 +99,36 @@ class Rule:
             return True
         return path is not None and any(fnmatch.fnmatchcase(path, glob) for glob in self.paths)
 
-    def find(self, text: str, lowered: str | None = None) -> Iterator[Hit]:
-        """Candidates that pass keywords, entropy, allow patterns, the noise filter, validator."""
-        lowered = text.lower() if lowered is None else lowered
-        if self.keywords and not any(keyword in lowered for keyword in self.keywords):
-            return
+    @cached_property
+    def reach(self) -> int:
+        """The longest text a match can span (capped: see MAX_REACH)."""
+        try:
+            widest = int(re._parser.parse(self.pattern.pattern, self.pattern.flags).getwidth()[1])  # type: ignore[attr-defined]
+        except (AttributeError, re.error, ValueError):
+            return MAX_REACH
+        bounded = widest < (1 << 32)  # the parser's MAXREPEAT stands for "unbounded"
+        return widest if bounded else MAX_REACH
+
+    def find(
+        self,
+        text: str,
+        lowered: str | None = None,
+        windows: list[tuple[int, int]] | None = None,
+    ) -> Iterator[Hit]:
+        """Candidates that pass keywords, entropy, allow patterns, the noise filter, validator.
+
+        `windows` (pos, endpos) limit the regex to where the prefilter saw a possible match.
+        """
+        if self.keywords:
+            lowered = text.lower() if lowered is None else lowered
+            if not any(keyword in lowered for keyword in self.keywords):
+                return
         check = VALIDATORS[self.validator] if self.validator else None
-        for match in self.pattern.finditer(text):
+        if windows is None:
+            found: Iterable[re.Match[str]] = self.pattern.finditer(text)
+        else:
+            found = _in_windows(self.pattern, text, windows)
+        for match in found:
             group = next((name for name in self._secret_groups if match.group(name)), None)
             if group is None:
                 continue
@@ -118,6 +142,22 @@ class Rule:
             verdict = check(secret) if check else Verdict(keep=True)
             if verdict.keep:
                 yield Hit(secret, match.start(group), verdict)
+
+
+MAX_REACH = 8 << 10
+"""Rules with unbounded repeats (`\\s*`, `+`) are searched this far back from a possible match
+end: an 8 KiB match is not a secret anyone wrote by hand (bounded rules, such as the 32 KiB
+private-key block, keep their own bound)."""
+
+
+def _in_windows(
+    pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]
+) -> Iterator[re.Match[str]]:
+    """Matches inside each window; `pos` keeps lookbehinds and `^` as in the whole text."""
+    for start, stop in windows:
+        for match in pattern.finditer(text, start, stop):
+            if match.end() < stop or stop == len(text):
+                yield match  # a match cut by the window's end is not trusted
 
 
 def shannon_entropy(text: str) -> float:
@@ -139,7 +179,7 @@ def _compile(spec: dict[str, Any], origin: str) -> Rule:
         title = str(spec["title"])
         severity = Severity(spec["severity"])
         confidence = Confidence(spec.get("confidence", "high"))
-        pattern = re.compile(spec["regex"])
+        pattern = re.compile(spec["regex"], re.ASCII)
     except KeyError as exc:
         raise UsageError(f"{where} lacks {exc.args[0]!r}") from exc
     except ValueError as exc:

@@ -8,19 +8,24 @@ from the plugins' own patterns and keywords, says one of them could fire.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.core.scan import _process_line_based_plugins
+from detect_secrets.core.scan import _is_filtered_out, _process_line_based_plugins, _scan_line
+from detect_secrets.filters import allowlist
 from detect_secrets.plugins.keyword import DENYLIST
-from detect_secrets.settings import transient_settings
+from detect_secrets.settings import get_plugins, transient_settings
+from detect_secrets.util.code_snippet import CodeSnippet, get_code_snippet
 
 from ..severity import Confidence, Severity
 from .lines import LineIndex
+from .prefilter import PluginPattern, Prefilter
 from .rules import RuleMeta
 
 _H, _M, _L = Severity.HIGH, Severity.MEDIUM, Severity.LOW
@@ -54,7 +59,15 @@ _ANCHORS = (
     r"[0-9]{8,10}:[0-9a-z_-]{35}",  # Telegram
 )
 
+_SHORTEST_ENTROPY_RUN = 16
+"""Quoted runs shorter than this are not sent to the entropy plugins: a hex string of 9 to 15
+characters can pass the hex limit, but carries too few bits to be a credential."""
+
 RULE_PREFIX = "detect-secrets."
+
+FlaggedLine = tuple[int, str, str, frozenset[str]]
+"""(line number, line or a window of a long line, the line before it, the plugins whose
+patterns flagged it)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,8 @@ def core_rules() -> dict[str, RuleMeta]:
 
 _HEURISTIC = "detect_secrets.filters.heuristic."
 _FILTERS = (
-    "detect_secrets.filters.allowlist.is_line_allowlisted",
+    # Ours wrap detect-secrets' allowlist filter and is_indirect_reference: same tests, faster.
+    f"{__name__}.is_line_allowlisted",
     *(
         _HEURISTIC + name
         for name in (
@@ -96,11 +110,18 @@ _FILTERS = (
             "is_swagger_file",
         )
     ),
-    # Ours instead of detect-secrets' is_indirect_reference: same test, linear time.
     f"{__name__}.is_indirect_reference",
 )
 
 _INDIRECT_REFERENCE = re.compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[(][^\v]*[\])]")
+
+
+def is_line_allowlisted(filename: str, line: str, context: CodeSnippet) -> bool:
+    """detect-secrets' `pragma: allowlist secret` filter. Every form of that comment holds
+    "pragma", so lines without it skip the filter's dozen regexes."""
+    if "pragma" not in line and "pragma" not in context.previous_line:
+        return False
+    return bool(allowlist.is_line_allowlisted(filename, line, context))
 
 
 def is_indirect_reference(line: str) -> bool:
@@ -115,6 +136,9 @@ def is_indirect_reference(line: str) -> bool:
 
 _LONG_LINE = 500
 _WINDOW_BEFORE, _WINDOW_AFTER = 120, 280
+_REACH_BACK = 1000
+"""Where only the end of a possible match is known (a prefilter approximation), the window
+of a long line reaches this far back."""
 
 
 def _prefilters() -> list[re.Pattern[str]]:
@@ -133,6 +157,7 @@ class SecretsCore:
             "filters_used": [{"path": path} for path in _FILTERS],
         }
         self._active = False
+        self._limits: dict[str, tuple[frozenset[str], float]] | None = None
 
     @contextmanager
     def session(self) -> Iterator[SecretsCore]:
@@ -143,6 +168,81 @@ class SecretsCore:
                 yield self
             finally:
                 self._active = False
+
+    def prefilter_patterns(self) -> dict[str, list[PluginPattern]]:
+        """For each plugin, patterns that match on every line it could report.
+
+        Provider plugins: their own regexes, in Hyperscan's prefilter mode. The keyword
+        plugin's regexes end in an unbounded value that makes Hyperscan report a match at
+        every later offset, so it gets what every one of them needs instead: a denylisted
+        word followed by an assignment or a quote, or preceded by a comparison. The entropy
+        plugins: a quoted run of their charset long enough to pass their limit (n distinct
+        characters carry at most log2(n) bits each).
+        """
+        classes: dict[str, Any] = get_mapping_from_secret_type_to_class()
+        deny = "|".join(DENYLIST)
+        word = r"[\w?]*"  # '?' stands for any non-ASCII character in the scanned text
+        found: dict[str, list[PluginPattern]] = {}
+        for secret_type in _PLUGINS:
+            plugin = classes[secret_type]()
+            if secret_type == "Secret Keyword":
+                sources = [
+                    rf"(?:{deny}){word}(?:[\]'\"]{{0,2}}|\[[0-9]*\]|.assign)\s*[:=!(]",
+                    rf"(?:{deny}){word}\S{{0,50}}?\s*['\"`]",
+                    rf"[!=]{{2,3}}\s*{word}(?:{deny})",
+                ]
+                found[secret_type] = [
+                    PluginPattern(re.compile(source, re.IGNORECASE), exact=True)
+                    for source in sources
+                ]
+            elif hasattr(plugin, "entropy_limit"):
+                least = max(math.floor(2**plugin.entropy_limit) + 1, _SHORTEST_ENTROPY_RUN)
+                run = f"[{re.escape(plugin.charset)}]{{{least},}}"
+                found[secret_type] = [
+                    PluginPattern(re.compile(f'"{run}"'), exact=True, starts=True),
+                    PluginPattern(re.compile(f"'{run}'"), exact=True, starts=True),
+                ]
+            else:
+                found[secret_type] = [PluginPattern(pattern) for pattern in plugin.denylist]
+        return found
+
+    def flagged_lines(
+        self, text: str, plugin_spans: dict[str, list[tuple[int | None, int]]], prefilter: Prefilter
+    ) -> list[FlaggedLine] | None:
+        """The lines (windows of long lines) where some plugin's pattern may match, each with
+        the plugins to run on it; None when a plugin's patterns escaped the prefilter."""
+        if prefilter.unfiltered_plugins:
+            return None
+        lines = LineIndex(text)
+        flagged: dict[tuple[int, int], tuple[str, set[str]]] = {}
+        for plugin, spans in plugin_spans.items():
+            entropy = self._entropy_limits().get(plugin)
+            for start, end in spans:
+                if entropy and start is not None and not _may_exceed(text[start:end], *entropy):
+                    continue
+                number = lines.line_of(max(end - 1, 0))
+                line = lines.line_text(number)
+                window = 0
+                if len(line) > _LONG_LINE:
+                    line_start = lines.line_start(number)
+                    first = end - _REACH_BACK if start is None else start - _WINDOW_BEFORE
+                    window = max(0, first - line_start)
+                    line = line[window : end - line_start + _WINDOW_AFTER]
+                flagged.setdefault((number, window), (line, set()))[1].add(plugin)
+        return [
+            (number, line, lines.line_text(number - 1) if number > 1 else "", frozenset(plugins))
+            for (number, _), (line, plugins) in sorted(flagged.items())
+        ]
+
+    def _entropy_limits(self) -> dict[str, tuple[frozenset[str], float]]:
+        """Charset and limit of each entropy plugin, as configured for this session."""
+        if self._limits is None:
+            self._limits = {
+                plugin.secret_type: (frozenset(plugin.charset), plugin.entropy_limit)
+                for plugin in get_plugins()
+                if hasattr(plugin, "entropy_limit")
+            }
+        return self._limits
 
     def candidate_lines(self, text: str) -> list[tuple[int, str]]:
         """(line number, line) for each line the prefilter flags.
@@ -166,17 +266,73 @@ class SecretsCore:
                 flagged.setdefault((number, window), line[window : column + _WINDOW_AFTER])
         return [(number, line) for (number, _), line in sorted(flagged.items())]
 
-    def scan(self, text: str, filename: str) -> list[CoreMatch]:
-        """Secrets the core finds in text; only prefiltered lines reach its plugins."""
+    def scan(
+        self, text: str, filename: str, flagged: list[FlaggedLine] | None = None
+    ) -> list[CoreMatch]:
+        """Secrets the core finds in text; only prefiltered lines reach its plugins.
+
+        `flagged` (from flagged_lines) names the lines and the plugins to run on each; without
+        it, the keyword anchors pick the lines and every plugin runs on them.
+        """
         if not self._active:
             raise RuntimeError("SecretsCore.scan() needs an active session()")
-        candidates = self.candidate_lines(text)
-        if not candidates:
-            return []
+        if flagged is not None:
+            secrets = self._run_flagged(flagged, filename)
+        else:
+            candidates = self.candidate_lines(text)
+            if not candidates:
+                return []
+            secrets = _process_line_based_plugins(lines=candidates, filename=filename)
         found: list[CoreMatch] = []
-        for secret in _process_line_based_plugins(lines=candidates, filename=filename):
+        for secret in secrets:
             meta = self._meta.get(secret.type)
             if meta is None or not secret.secret_value:
                 continue
             found.append(CoreMatch(meta, secret.secret_value, secret.line_number))
         return found
+
+    @staticmethod
+    def _run_flagged(flagged: list[FlaggedLine], filename: str) -> Iterator[Any]:
+        """detect-secrets' own line loop (core.scan._process_line_based_plugins), running on
+        each line only the plugins whose patterns flagged it, with the line before it as
+        context (the allowlist filter reads `pragma: allowlist nextline` there)."""
+        plugins = get_plugins()
+        for number, raw_line, previous, wanted in flagged:
+            line = raw_line.rstrip()
+            context = get_code_snippet(lines=[previous, line], line_number=2)
+            if _is_filtered_out(
+                required_filter_parameters=["line"], filename=filename, line=line, context=context
+            ):
+                continue
+            for plugin in plugins:
+                if plugin.secret_type not in wanted:
+                    continue
+                for secret in _scan_line(
+                    plugin=plugin,
+                    filename=filename,
+                    line=line,
+                    line_number=number,
+                    context=context,
+                ):
+                    if not _is_filtered_out(
+                        required_filter_parameters=["context"],
+                        filename=secret.filename,
+                        secret=secret.secret_value,
+                        plugin=plugin,
+                        line=line,
+                        context=context,
+                    ):
+                        yield secret
+
+
+def _may_exceed(quoted: str, charset: frozenset[str], limit: float) -> bool:
+    """Could an entropy plugin report this quoted run? Only if it is all charset characters
+    and its Shannon entropy is above the plugin's limit (what the plugin itself checks)."""
+    content = quoted[1:-1]
+    if quoted[:1] != quoted[-1:] or not content:
+        return True  # quotes that do not pair: let the plugin decide
+    if len(set(content)) <= 2**limit or not charset.issuperset(content):
+        return False  # too few distinct characters to carry that much entropy
+    length = len(content)
+    entropy = -sum(n / length * math.log2(n / length) for n in Counter(content).values())
+    return entropy > limit

@@ -34,6 +34,14 @@ class PackageFiles:
     def __len__(self) -> int:
         return len(self._paths)
 
+    @property
+    def paths(self) -> set[str]:
+        return set(self._paths)
+
+    def update(self, paths: set[str]) -> None:
+        """Add what another layer's package databases listed."""
+        self._paths.update(paths)
+
     @staticmethod
     def is_database(path: str) -> bool:
         """True for files this index learns from (dpkg lists, the apk database)."""

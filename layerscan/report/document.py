@@ -50,10 +50,15 @@ def build_document(
     secrets = [finding.secret for finding in result.findings]
     listed = list(result.findings if shown is None else shown)
 
+    cleaned: dict[str, str] = {}
+
     def clean(text: str | None) -> str | None:
+        """Instructions repeat (one per layer, quoted by each finding): redact each once."""
         if text is None or show_secrets:
             return text
-        return redact_known(text, secrets)
+        if text not in cleaned:
+            cleaned[text] = redact_known(text, secrets)
+        return cleaned[text]
 
     image = result.image
     layers = []

@@ -219,6 +219,13 @@ def snapshot(root: Path) -> dict[str, Node]:
 
 OUT = f"{SANDBOX}/out"
 TMP = f"{SANDBOX}/tmp/"
+CACHE = f"{SANDBOX}/cache"
+"""$XDG_CACHE_HOME of the commands: the layer cache is layerscan's own state, not image
+content, so it may change there (as private regular files and directories only)."""
+
+
+def _in_cache(path: str) -> bool:
+    return path == CACHE or path.startswith(CACHE + "/")
 
 
 def _outside_out(path: str) -> bool:
@@ -230,6 +237,13 @@ def sandbox_violations(before: dict[str, Node], after: dict[str, Node]) -> list[
     found = []
     for path in sorted(set(before) | set(after)):
         if not _outside_out(path):
+            continue
+        if _in_cache(path):
+            node = after.get(path)
+            if node is not None and not (stat.S_ISDIR(node.mode) or stat.S_ISREG(node.mode)):
+                found.append(f"left {path!r} in its cache, not a regular file or directory")
+            elif node is not None and node.mode & 0o077 and path != CACHE:
+                found.append(f"left {path!r} readable by others ({stat.filemode(node.mode)})")
             continue
         if path.startswith(TMP) and path not in before:
             found.append(f"left {path!r} behind in its TMPDIR")
@@ -254,7 +268,13 @@ def sandbox_violations(before: dict[str, Node], after: dict[str, Node]) -> list[
 
 def run_bounded(command: Command, sandbox: Path) -> Outcome:
     """Run one command in its sandbox (cwd and TMPDIR too) under the time and memory bounds."""
-    env = {**os.environ, "TMPDIR": str(sandbox / "tmp"), "NO_COLOR": "1", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "TMPDIR": str(sandbox / "tmp"),
+        "XDG_CACHE_HOME": str(sandbox / "cache"),  # the layer cache stays in the sandbox
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
     argv: list[Arg] = [sys.executable, "-c", _LAUNCHER, str(MEMORY_BYTES), str(FILE_BYTES)]
     started = time.monotonic()
     process = subprocess.Popen(

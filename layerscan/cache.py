@@ -1,0 +1,210 @@
+"""A cache of layer outcomes in SQLite, so layers shared between images are scanned once.
+
+The key is the layer's diff_id plus a fingerprint of everything else an outcome depends on:
+layerscan's own code, detect-secrets' version, the rules (built-in and --rules files) and the
+options that change what is read. An entry is reused only when the layer's blob hashes, now,
+to the digest recorded when the entry was made (and that scan found both digests matching):
+a tampered blob, a corrupt row or a file from another program is a miss, never a result.
+
+Entries hold what was found, secrets included, like the image itself: the cache directory
+is created private to the user (0700, the database 0600).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from importlib import metadata, resources
+from pathlib import Path
+
+from .detect.rules import Rule, RuleMeta
+from .image import Layer
+from .layer_scan import LayerOutcome, dump_outcome, load_outcome
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = 1
+DEFAULT_MAX_ENTRIES = 2000
+"""Layers kept; the least recently used go first."""
+_HASH_CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/layerscan, else ~/.cache/layerscan."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "layerscan"
+
+
+def code_fingerprint() -> str:
+    """A hash of layerscan's own source: a changed detector invalidates every entry."""
+    digest = hashlib.sha256()
+    package = resources.files("layerscan")
+    for item in sorted(_python_files(package), key=lambda item: str(item)):
+        digest.update(str(item).encode())
+        digest.update(item.read_bytes())
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("detect-secrets").encode())
+    return digest.hexdigest()
+
+
+def _python_files(folder: resources.abc.Traversable) -> Iterable[resources.abc.Traversable]:
+    for item in folder.iterdir():
+        if item.is_dir() and item.name != "__pycache__":
+            yield from _python_files(item)
+        elif item.name.endswith((".py", ".yaml")):
+            yield item
+
+
+def rules_fingerprint(rules: Iterable[Rule]) -> str:
+    """A hash of every rule as compiled (user rules included)."""
+    digest = hashlib.sha256()
+    for rule in rules:
+        digest.update(
+            repr(
+                (
+                    rule.meta,
+                    rule.pattern.pattern,
+                    rule.pattern.flags,
+                    rule.keywords,
+                    rule.min_entropy,
+                    rule.validator,
+                    [allow.pattern for allow in rule.allow],
+                    rule.paths,
+                )
+            ).encode()
+        )
+    return digest.hexdigest()
+
+
+def blob_digest(layer: Layer) -> str:
+    """sha256 of the layer's blob as stored (compressed if it is): a read, no decompression."""
+    digest = hashlib.sha256()
+    with layer.opener() as stream:
+        while chunk := stream.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+class LayerCache:
+    """Outcomes by (diff_id, settings fingerprint), in one SQLite file."""
+
+    def __init__(self, directory: Path, settings: str, max_entries: int = DEFAULT_MAX_ENTRIES):
+        self._settings = settings
+        self._max_entries = max_entries
+        self._path = directory / "layers.sqlite"
+        self._connection: sqlite3.Connection | None = None
+        self.hits = 0
+        self.misses = 0
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._connection = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("layer cache %s unusable (%s); scanning without it", self._path, exc)
+            self._connection = self._rebuild()
+
+    def _open(self) -> sqlite3.Connection:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        os.close(fd)
+        connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS layers (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
+            " blob_digest TEXT NOT NULL, used REAL NOT NULL, outcome BLOB NOT NULL)"
+        )
+        connection.execute("SELECT count(*) FROM layers").fetchone()
+        return connection
+
+    def _rebuild(self) -> sqlite3.Connection | None:
+        """A corrupt or foreign database file is replaced, once; else no cache."""
+        with contextlib.suppress(OSError):
+            if self._path.is_file() and not self._path.is_symlink():
+                self._path.unlink()
+        try:
+            return self._open()
+        except (OSError, sqlite3.Error):
+            return None
+
+    def _key(self, diff_id: str) -> str:
+        return hashlib.sha256(f"{SCHEMA}\0{self._settings}\0{diff_id}".encode()).hexdigest()
+
+    @staticmethod
+    def usable(layer: Layer) -> bool:
+        return bool(layer.diff_id and layer.diff_id.startswith("sha256:"))
+
+    def get(self, layer: Layer, rules: Mapping[str, RuleMeta]) -> LayerOutcome | None:
+        """The stored outcome of this layer, if its blob is byte for byte the one scanned."""
+        outcome = self._lookup(layer, rules)
+        if outcome is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return outcome
+
+    def _lookup(self, layer: Layer, rules: Mapping[str, RuleMeta]) -> LayerOutcome | None:
+        if self._connection is None or not self.usable(layer):
+            return None
+        key = self._key(str(layer.diff_id))
+        try:
+            row = self._connection.execute(
+                "SELECT schema, blob_digest, outcome FROM layers WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("layer cache read failed (%s); scanning the layer", exc)
+            return None
+        if row is None or row[0] != SCHEMA:
+            return None
+        try:
+            if blob_digest(layer) != row[1]:
+                return None  # same diff_id, other bytes: scan it (and the walk will say why)
+        except (OSError, ValueError) as exc:
+            logger.info("layer %d blob not hashable for the cache (%s)", layer.index, exc)
+            return None
+        try:
+            outcome = load_outcome(zlib.decompress(row[2]), layer.index, rules)
+        except (ValueError, zlib.error, TypeError) as exc:
+            logger.warning("layer cache entry for layer %d is corrupt (%s)", layer.index, exc)
+            return None
+        if outcome.check is None or outcome.check.digest_actual != row[1]:
+            return None
+        self._touch(key)
+        return outcome
+
+    def put(self, layer: Layer, outcome: LayerOutcome) -> None:
+        """Remember an outcome, when it is one that can be trusted again (see cacheable)."""
+        if self._connection is None or not self.usable(layer) or not outcome.cacheable:
+            return
+        assert outcome.check is not None and outcome.check.digest_actual is not None
+        data = zlib.compress(dump_outcome(outcome), 6)
+        try:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?)",
+                (
+                    self._key(str(layer.diff_id)),
+                    SCHEMA,
+                    outcome.check.digest_actual,
+                    time.time(),
+                    data,
+                ),
+            )
+            self._connection.execute(
+                "DELETE FROM layers WHERE key NOT IN "
+                "(SELECT key FROM layers ORDER BY used DESC LIMIT ?)",
+                (self._max_entries,),
+            )
+        except sqlite3.Error as exc:
+            logger.warning("layer cache write failed (%s)", exc)
+
+    def _touch(self, key: str) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            assert self._connection is not None
+            self._connection.execute("UPDATE layers SET used = ? WHERE key = ?", (time.time(), key))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,220 @@
+"""One Hyperscan pass per text decides which rules and which detect-secrets plugins run.
+
+Python's regex engine costs about a second per 10 MB per pattern; Hyperscan (the Vectorscan
+build that the `hyperscan` package bundles) runs every pattern at once at gigabytes a second.
+Each pattern is compiled in prefilter mode, which matches a superset of what the Python
+pattern matches, so the Python regex still decides — but only on the texts (for our rules)
+or the lines (for detect-secrets' plugins) the prefilter flags.
+
+Texts are scanned as ASCII with every other character replaced by `?`, so offsets stay
+character offsets. Our rules are compiled with `re.ASCII` (rules.py), which makes the
+superset exact for them; detect-secrets' own patterns are Unicode-aware, so a line whose
+match needs a non-ASCII space or letter where the pattern says `\\s` or `\\w` is not flagged.
+
+Without the `hyperscan` package (a platform with no wheel) every rule and the old keyword
+anchors run as before: slower, same results.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+_hyperscan: Any
+try:
+    import hyperscan as _hyperscan
+except ImportError:  # a platform with no wheel: every pattern runs in Python
+    _hyperscan = None
+
+logger = logging.getLogger(__name__)
+
+_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+_LARGE_REPEAT = re.compile(r"(?<!\\)\{(\d+),(\d+)\}")
+_REPEAT_LIMIT = 255
+"""Hyperscan refuses or compiles slowly very large bounded repeats; in prefilter mode an
+unbounded one is an acceptable superset."""
+
+
+def available() -> bool:
+    """True when the hyperscan package imports on this platform."""
+    return _hyperscan is not None
+
+
+@dataclass
+class Hits:
+    """What the prefilter flagged in one text."""
+
+    rule_ends: dict[int, list[int]] = field(default_factory=dict)
+    """For each rule whose pattern may match, the offsets where a match may end (in order)."""
+    plugin_spans: dict[str, list[tuple[int | None, int]]] = field(default_factory=dict)
+    """For each detect-secrets plugin, where one of its patterns may match: (start, end), the
+    start known only for exact patterns (None for a prefilter approximation)."""
+
+
+@dataclass(frozen=True)
+class PluginPattern:
+    """A pattern that flags lines for one plugin. `exact` patterns are plain enough for
+    Hyperscan to run as they are, and report where their match starts."""
+
+    pattern: re.Pattern[str]
+    exact: bool = False
+    starts: bool = False
+    """Report where matches start (exact patterns only; costs Hyperscan some speed)."""
+
+
+def _hyperscan_form(
+    pattern: re.Pattern[str], exact: bool = False, starts: bool = False
+) -> tuple[bytes, int]:
+    """The pattern as Hyperscan reads it, with the flags that make it a superset (or, for an
+    exact pattern, the same match with its start reported)."""
+    assert _hyperscan is not None
+    source = pattern.pattern
+    flags = _hyperscan.HS_FLAG_ALLOWEMPTY | _hyperscan.HS_FLAG_MULTILINE
+    # MULTILINE: '^' and '$' at every line, a superset of either mode.
+    if not exact:
+        flags |= _hyperscan.HS_FLAG_PREFILTER
+    elif starts:
+        flags |= _hyperscan.HS_FLAG_SOM_LEFTMOST
+    leading = _GLOBAL_FLAGS.match(source)
+    if leading:
+        source = source[leading.end() :]
+    if pattern.flags & re.IGNORECASE:
+        flags |= _hyperscan.HS_FLAG_CASELESS
+    if pattern.flags & re.DOTALL:
+        flags |= _hyperscan.HS_FLAG_DOTALL
+    if pattern.flags & re.VERBOSE:
+        raise ValueError("verbose patterns are not translated")
+    source = _LARGE_REPEAT.sub(_unbound_large_repeat, source)
+    # The scanned text shows every non-ASCII character as '?': so must the pattern.
+    source = "".join(c if c.isascii() else r"\?" for c in source)
+    return source.encode("ascii"), flags
+
+
+def _unbound_large_repeat(match: re.Match[str]) -> str:
+    low, high = match.group(1), match.group(2)
+    return match.group(0) if int(high) <= _REPEAT_LIMIT else "{" + low + ",}"
+
+
+_LOOKAHEAD_MARGIN = 256
+"""How far past a possible match end a window reaches, for the rule's lookaheads."""
+
+
+def candidate_windows(ends: list[int], reach: int, length: int) -> list[tuple[int, int]]:
+    """(pos, endpos) windows for a rule's Python regex: every match it could find ends at one
+    of `ends` and is at most `reach` long, so it lies in one of these; close ones merge."""
+    windows: list[tuple[int, int]] = []
+    for end in sorted(ends):
+        start, stop = max(0, end - reach), min(length, end + _LOOKAHEAD_MARGIN)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], stop))
+        else:
+            windows.append((start, stop))
+    return windows
+
+
+class Prefilter:
+    """A compiled Hyperscan database over rule patterns and plugin patterns."""
+
+    def __init__(
+        self,
+        rule_patterns: Sequence[re.Pattern[str]],
+        plugin_patterns: Mapping[str, Sequence[PluginPattern]],
+    ) -> None:
+        if _hyperscan is None:
+            raise RuntimeError("the hyperscan package is not installed")
+        self._rule_of: dict[int, int] = {}
+        self._plugin_of: dict[int, str] = {}
+        candidates: list[tuple[int, bytes, int]] = []
+        for index, pattern in enumerate(rule_patterns):
+            self._rule_of[len(candidates)] = index
+            candidates.append((len(candidates), *self._form(pattern)))
+        self._exact: set[int] = set()
+        for plugin, patterns in plugin_patterns.items():
+            for item in patterns:
+                self._plugin_of[len(candidates)] = plugin
+                if item.exact and item.starts:
+                    self._exact.add(len(candidates))
+                candidates.append(
+                    (len(candidates), *self._form(item.pattern, item.exact, item.starts))
+                )
+        compiled = self._compile([c for c in candidates if c[1]])
+        self.unfiltered_rules = {
+            self._rule_of[number]
+            for number, *_ in candidates
+            if number not in compiled and number in self._rule_of
+        }
+        """Rules Hyperscan could not take: they run on every text, behind their keywords."""
+        self.unfiltered_plugins = {
+            self._plugin_of[number]
+            for number, *_ in candidates
+            if number not in compiled and number in self._plugin_of
+        }
+
+    @staticmethod
+    def _form(
+        pattern: re.Pattern[str], exact: bool = False, starts: bool = False
+    ) -> tuple[bytes, int]:
+        assert _hyperscan is not None
+        try:
+            source, flags = _hyperscan_form(pattern, exact, starts)
+        except ValueError:
+            return b"", 0
+        return source, flags
+
+    def _compile(self, candidates: list[tuple[int, bytes, int]]) -> set[int]:
+        """Compile every pattern Hyperscan accepts; returns their numbers."""
+        assert _hyperscan is not None
+        accepted = list(candidates)
+        try:
+            self._database = self._build(accepted)
+        except _hyperscan.error:
+            accepted = [c for c in candidates if self._compiles(c)]
+            self._database = self._build(accepted)
+        for number, source, _ in candidates:
+            if (number, source, _) not in accepted:
+                logger.info("prefilter cannot compile %r; it runs unfiltered", source[:80])
+        return {number for number, _, _ in accepted}
+
+    @staticmethod
+    def _build(accepted: list[tuple[int, bytes, int]]) -> Any:
+        assert _hyperscan is not None
+        database = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
+        if accepted:
+            database.compile(
+                expressions=[source for _, source, _ in accepted],
+                ids=[number for number, _, _ in accepted],
+                flags=[flags for _, _, flags in accepted],
+            )
+        return database if accepted else None
+
+    @staticmethod
+    def _compiles(candidate: tuple[int, bytes, int]) -> bool:
+        assert _hyperscan is not None
+        try:
+            Prefilter._build([candidate])
+            return True
+        except _hyperscan.error:
+            return False
+
+    def scan(self, text: str) -> Hits:
+        """Which rules may match in text, and where each plugin's patterns may match."""
+        hits = Hits()
+        if self._database is None:
+            return hits
+        rule_of, plugin_of, exact = self._rule_of, self._plugin_of, self._exact
+        rules, spans = hits.rule_ends, hits.plugin_spans
+
+        def on_match(number: int, start: int, end: int, _flags: int, _context: object) -> None:
+            rule = rule_of.get(number)
+            if rule is not None:
+                rules.setdefault(rule, []).append(end)
+            else:
+                spans.setdefault(plugin_of[number], []).append(
+                    (start if number in exact else None, end)
+                )
+
+        self._database.scan(text.encode("ascii", "replace"), match_event_handler=on_match)
+        return hits

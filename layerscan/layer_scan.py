@@ -1,0 +1,256 @@
+"""One layer scanned on its own: its entries, the matches in its files, what went wrong.
+
+A layer's outcome depends only on its bytes, the rules and the options, never on the other
+layers: whiteouts, statuses and vendoring are decided later, when scan.py replays every
+layer's entries in order. That is what lets a layer's outcome be cached by its diff_id and
+reused by every image that shares the layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .content import ContentLimits, Skipped, units_of
+from .detect.engine import Engine, Match
+from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
+from .detect.rules import RuleMeta
+from .detect.vendored import PackageFiles
+from .image import Layer
+from .severity import Severity
+from .walk import (
+    Entry,
+    EntryKind,
+    LayerCheck,
+    LayerProblem,
+    ProblemKind,
+    WalkLimits,
+    WalkLog,
+    iter_layer,
+)
+
+logger = logging.getLogger("layerscan.scan")
+
+FileMatch = tuple[Match, str | None]
+"""A match and the archive member it was in (None for the file itself)."""
+
+FileHook = Callable[[int, int], None]
+"""Called after each file with (files so far, bytes so far) of this layer."""
+
+_NAME_FINDING_CHARS = 1 << 16
+
+
+@dataclass
+class LayerOutcome:
+    """Everything one layer contributes to a scan."""
+
+    index: int
+    entries: list[Entry] = field(default_factory=list)
+    matches: dict[int, list[FileMatch]] = field(default_factory=dict)
+    """Matches by the position of their entry in `entries`."""
+    problems: list[LayerProblem] = field(default_factory=list)
+    check: LayerCheck | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    files: int = 0
+    bytes: int = 0
+    packages: set[str] = field(default_factory=set)
+    """Paths the layer's package databases list (for the vendored-code test)."""
+    entries_read: int = 0
+    uncompressed_bytes: int = 0
+
+    @property
+    def cacheable(self) -> bool:
+        """Only a layer read to its end whose digests both matched: then its diff_id names
+        exactly these bytes (and no limit that depends on other layers cut it short)."""
+        return (
+            self.check is not None
+            and self.check.verified is True
+            and not any(p.kind is ProblemKind.DAMAGED for p in self.problems)
+        )
+
+
+def scan_layer(
+    layer: Layer,
+    engine: Engine,
+    limits: WalkLimits,
+    content: ContentLimits,
+    totals: WalkLog,
+    on_file: FileHook | None = None,
+) -> LayerOutcome:
+    """Stream one layer once: every entry, and the matches in every regular file.
+
+    `totals` carries the image-wide counts (bytes, entries) the walk limits apply to.
+    """
+    log = WalkLog(entries=totals.entries, uncompressed_bytes=totals.uncompressed_bytes)
+    outcome = LayerOutcome(layer.index)
+    packages = PackageFiles()
+    for entry in iter_layer(layer, log, limits):
+        position = len(outcome.entries)
+        outcome.entries.append(entry)
+        if entry.kind is not EntryKind.FILE:
+            continue
+        if entry.size > content.max_file_bytes:
+            outcome.skipped["over size limit"] += 1
+            logger.info(
+                "skipped %s in layer %d: over size limit", entry.display_path, entry.layer_index
+            )
+            continue
+        data = entry.read(content.max_file_bytes)
+        outcome.files += 1
+        outcome.bytes += len(data)
+        if on_file is not None:
+            on_file(outcome.files, outcome.bytes)
+        if PackageFiles.is_database(entry.display_path):
+            packages.learn(entry.display_path, data)
+        found = scan_file(entry.display_path, data, engine, content, outcome.skipped)
+        if found:
+            outcome.matches[position] = found
+    outcome.problems = log.problems
+    outcome.check = log.checks.get(layer.index)
+    outcome.entries_read = log.entries - totals.entries
+    outcome.uncompressed_bytes = log.uncompressed_bytes - totals.uncompressed_bytes
+    outcome.packages = packages.paths
+    return outcome
+
+
+def scan_file(
+    path: str, data: bytes, engine: Engine, limits: ContentLimits, skipped: Counter[str]
+) -> list[FileMatch]:
+    """Content matches of one file version, or the finding its name alone makes."""
+    if not data:
+        return []  # an empty file holds no secret, whatever its name
+    found: list[FileMatch] = []
+    for unit in units_of(path, data, limits):
+        if isinstance(unit, Skipped):
+            skipped[unit.reason] += 1
+            member = f"!{unit.nested_path}" if unit.nested_path else ""
+            logger.info("skipped %s%s: %s", path, member, unit.reason)
+            continue
+        matches = engine.scan_text(
+            unit.text, unit.filename, path, heuristics=unit.origin != "strings"
+        )
+        found.extend((match, unit.nested_path) for match in matches)
+    if is_ssh_host_key(path):
+        # A host key is a private key, but its risk is impersonation, not access: its own rule.
+        text = data.decode("utf-8", "replace")
+        return [(Match(SSH_HOST_KEY.meta, text.strip(), 1), None)]
+    if not found:
+        by_name = sensitive_by_name(path, data)
+        if by_name is not None:
+            found.append((_name_match(by_name, data), None))
+    return found
+
+
+def _name_match(rule: RuleMeta, data: bytes) -> Match:
+    """A finding for the whole file: its text, or for a binary file its sha256."""
+    try:
+        secret = data[:_NAME_FINDING_CHARS].decode("utf-8").strip()
+        note = "reported for its name and place"
+    except UnicodeDecodeError:
+        secret = "sha256:" + hashlib.sha256(data).hexdigest()
+        note = "reported for its name and place; a binary file, identified by its sha256"
+    return Match(rule, secret or "(empty file)", None, note=note)
+
+
+# --- serialisation for the layer cache ------------------------------------------------------
+
+
+def dump_outcome(outcome: LayerOutcome) -> bytes:
+    """The outcome as JSON (never pickle: a cache file must not be able to run code)."""
+    document = {
+        "entries": [
+            [e.path, str(e.kind), e.size, e.mode, e.mtime, e.uid, e.gid, e.link_target]
+            for e in outcome.entries
+        ],
+        "matches": {
+            str(position): [
+                [
+                    m.rule.id,
+                    m.secret,
+                    m.line,
+                    None if m.severity is None else str(m.severity),
+                    m.verified,
+                    m.note,
+                    nested,
+                ]
+                for m, nested in found
+            ]
+            for position, found in outcome.matches.items()
+        },
+        "problems": [[p.message, p.path, str(p.kind)] for p in outcome.problems],
+        "check": None
+        if outcome.check is None
+        else [outcome.check.digest_actual, outcome.check.diff_id_actual, outcome.check.verified],
+        "skipped": dict(outcome.skipped),
+        "files": outcome.files,
+        "bytes": outcome.bytes,
+        "packages": sorted(outcome.packages),
+        "entries_read": outcome.entries_read,
+        "uncompressed_bytes": outcome.uncompressed_bytes,
+    }
+    return json.dumps(document, separators=(",", ":")).encode("ascii")
+
+
+def load_outcome(data: bytes, index: int, rules: Mapping[str, RuleMeta]) -> LayerOutcome:
+    """An outcome back from dump_outcome's JSON; ValueError if anything does not fit."""
+    try:
+        document: dict[str, Any] = json.loads(data)
+        entries = [
+            Entry(
+                layer_index=index,
+                path=str(path),
+                kind=EntryKind(kind),
+                size=int(size),
+                mode=int(mode),
+                mtime=float(mtime),
+                uid=int(uid),
+                gid=int(gid),
+                link_target=None if link is None else str(link),
+            )
+            for path, kind, size, mode, mtime, uid, gid, link in document["entries"]
+        ]
+        matches = {
+            int(position): [
+                (
+                    Match(
+                        rules[rule_id],
+                        str(secret),
+                        None if line is None else int(line),
+                        None if severity is None else Severity(severity),
+                        bool(verified),
+                        None if note is None else str(note),
+                    ),
+                    None if nested is None else str(nested),
+                )
+                for rule_id, secret, line, severity, verified, note, nested in found
+            ]
+            for position, found in document["matches"].items()
+        }
+        if any(not 0 <= position < len(entries) for position in matches):
+            raise ValueError("a match points past the layer's entries")
+        check = document["check"]
+        return LayerOutcome(
+            index=index,
+            entries=entries,
+            matches=matches,
+            problems=[
+                LayerProblem(
+                    index, str(message), None if path is None else str(path), ProblemKind(kind)
+                )
+                for message, path, kind in document["problems"]
+            ],
+            check=None if check is None else LayerCheck(check[0], check[1], check[2]),
+            skipped=Counter({str(k): int(v) for k, v in document["skipped"].items()}),
+            files=int(document["files"]),
+            bytes=int(document["bytes"]),
+            packages={str(path) for path in document["packages"]},
+            entries_read=int(document["entries_read"]),
+            uncompressed_bytes=int(document["uncompressed_bytes"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not a layer outcome: {exc}") from exc

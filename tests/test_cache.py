@@ -1,0 +1,162 @@
+"""The layer cache: cached, uncached and partly cached scans give the same report; a corrupt
+cache, a tampered blob or other rules never turn into a wrong result."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import stat
+import tarfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures import build as fixture_build
+from layerscan.cache import LayerCache
+from layerscan.report.document import build_document
+from layerscan.scan import ScanOptions, build_engine, open_cache, scan, scan_image
+from layerscan.sources import open_image
+
+from .cli import layerscan
+from .conftest import BUNDLED_DEMO
+from .damage import rewrite_layer, truncate_layer
+
+
+def _report(target: Path | str, cache_dir: Path | None, **extra: Any) -> dict[str, Any]:
+    document = build_document(scan(str(target), ScanOptions(cache_dir=cache_dir, **extra)))
+    document["summary"].pop("seconds")
+    return document
+
+
+def _scan_counting(
+    target: Path | str, cache_dir: Path, **extra: Any
+) -> tuple[dict[str, Any], LayerCache]:
+    """A scan whose cache can be asked how many layers it served."""
+    options = ScanOptions(cache_dir=cache_dir, **extra)
+    engine = build_engine(options)
+    cache = open_cache(options, engine)
+    assert cache is not None
+    with open_image(str(target)) as image, engine.session():
+        document = build_document(scan_image(image, engine, options, cache=cache))
+    cache.close()
+    document["summary"].pop("seconds")
+    return document, cache
+
+
+def test_cold_and_warm_scans_equal_an_uncached_one(tmp_path: Path) -> None:
+    uncached = _report(BUNDLED_DEMO, None)
+    cold, first = _scan_counting(BUNDLED_DEMO, tmp_path)
+    warm, second = _scan_counting(BUNDLED_DEMO, tmp_path)
+    assert (first.hits, first.misses) == (0, 10)
+    assert (second.hits, second.misses) == (10, 0)
+    assert cold == uncached and warm == uncached
+    assert len(warm["findings"]) == 14
+
+
+def test_images_sharing_layers_rescan_only_their_own(
+    built_images: dict[str, str], tmp_path: Path
+) -> None:
+    """The planted image and the clean one share their base: the second scan takes it from
+    the cache, and its report is the same as without the cache."""
+    saved = {}
+    for name in ("clean", "planted"):
+        saved[name] = tmp_path / f"{name}.tar"
+        fixture_build.save(built_images[name], saved[name])
+    _scan_counting(saved["clean"], tmp_path / "cache")
+    planted, cache = _scan_counting(saved["planted"], tmp_path / "cache")
+    assert cache.hits >= 1 and cache.misses >= 1
+    assert planted == _report(saved["planted"], None)
+
+
+def test_the_cache_is_private_and_no_cache_writes_nothing(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    run = layerscan("scan", str(BUNDLED_DEMO), "--cache-dir", str(cache_dir), "-q")
+    assert run.code == 1, run.stderr
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((cache_dir / "layers.sqlite").stat().st_mode) == 0o600
+    other = tmp_path / "unused"
+    run = layerscan("scan", str(BUNDLED_DEMO), "--cache-dir", str(other), "--no-cache", "-q")
+    assert run.code == 1 and not other.exists()
+
+
+def test_a_corrupt_database_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "layers.sqlite").write_bytes(b"this is not a database" * 100)
+    assert _report(BUNDLED_DEMO, tmp_path) == _report(BUNDLED_DEMO, None)
+    rows = sqlite3.connect(tmp_path / "layers.sqlite").execute("SELECT count(*) FROM layers")
+    assert rows.fetchone()[0] == 10
+
+
+def test_a_corrupt_or_foreign_entry_is_a_miss(tmp_path: Path) -> None:
+    _report(BUNDLED_DEMO, tmp_path)
+    with sqlite3.connect(tmp_path / "layers.sqlite") as database:
+        keys = [row[0] for row in database.execute("SELECT key FROM layers ORDER BY key")]
+        database.execute("UPDATE layers SET outcome = ? WHERE key = ?", (b"garbage", keys[0]))
+        foreign = json.dumps({"entries": [["x", "file", 1, 0, 0, 0, 0, None]], "matches": {}})
+        database.execute(
+            "UPDATE layers SET outcome = ? WHERE key = ?",
+            (zlib.compress(foreign.encode()), keys[1]),
+        )
+    document, cache = _scan_counting(BUNDLED_DEMO, tmp_path)
+    assert cache.misses == 2 and cache.hits == 8
+    assert document == _report(BUNDLED_DEMO, None)
+
+
+def _append_members(layer: bytes, extra: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(layer)) as old,
+        tarfile.open(fileobj=buffer, mode="w") as new,
+    ):
+        for info in old.getmembers():
+            new.addfile(info, old.extractfile(info) if info.isreg() else None)
+        for name, data in extra.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            new.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_tampered_layer_is_scanned_not_served_from_the_cache(
+    tmp_path: Path, credentials: Any
+) -> None:
+    _report(BUNDLED_DEMO, tmp_path / "cache")
+    token = credentials.github_token
+    planted = {"srv/app/planted.env": f"TOKEN={token}\n".encode()}
+    tampered = rewrite_layer(
+        BUNDLED_DEMO, 8, lambda layer: _append_members(layer, planted), tmp_path / "t.tar"
+    )
+    document, cache = _scan_counting(tampered, tmp_path / "cache")
+    assert cache.misses == 1 and cache.hits == 9
+    layer = document["layers"][8]
+    assert layer["verified"] is False
+    assert any(f["path"] == "/srv/app/planted.env" for f in document["findings"])
+    assert document == _report(tampered, None)
+
+
+def test_other_rules_or_options_do_not_reuse_entries(tmp_path: Path) -> None:
+    _report(BUNDLED_DEMO, tmp_path)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - id: busybox-banner\n"
+        "    title: BusyBox version banner\n"
+        "    severity: low\n"
+        "    regex: '(?P<secret>BusyBox v1\\.[0-9.]+)'\n"
+    )
+    with_rule, cache = _scan_counting(BUNDLED_DEMO, tmp_path, rules_files=(rules,))
+    assert cache.hits == 0
+    assert any(f["rule"] == "busybox-banner" for f in with_rule["findings"])
+    smaller, cache = _scan_counting(BUNDLED_DEMO, tmp_path, max_file_bytes=4096)
+    assert cache.hits == 0 and smaller["summary"]["skipped"]["over size limit"] >= 1
+
+
+@pytest.mark.parametrize("damage", ["truncated"])
+def test_a_damaged_layer_is_never_cached(tmp_path: Path, damage: str) -> None:
+    damaged = truncate_layer(BUNDLED_DEMO, 3, tmp_path / f"{damage}.tar")
+    _scan_counting(damaged, tmp_path / "cache")
+    document, cache = _scan_counting(damaged, tmp_path / "cache")
+    assert cache.misses == 1 and cache.hits == 9
+    assert document["summary"]["complete"] is False

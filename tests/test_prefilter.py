@@ -1,0 +1,106 @@
+"""The Hyperscan prefilter changes what runs, never what is found: scans with and without it
+agree, and the patterns that stand in for detect-secrets' keyword plugin flag every line the
+plugin reports on."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from fixtures import build as fixture_build
+from layerscan.detect.engine import Engine
+from layerscan.detect.prefilter import available, candidate_windows
+from layerscan.detect.rules import load_rules, parse_rules
+from layerscan.detect.secrets_core import SecretsCore
+from layerscan.scan import ScanOptions, scan_image
+from layerscan.sources import open_image
+
+from .conftest import BUNDLED_DEMO
+
+pytestmark = pytest.mark.skipif(not available(), reason="the hyperscan package is not installed")
+
+
+def _findings(target: str, prefilter: bool) -> set[tuple[object, ...]]:
+    engine = Engine(load_rules(), SecretsCore(), prefilter=prefilter)
+    assert (engine.prefilter is not None) is prefilter
+    with open_image(target) as image, engine.session():
+        result = scan_image(image, engine, ScanOptions())
+    return {
+        (f.rule.id, f.path, f.nested_path, f.key, f.line, f.secret_sha256, str(f.status))
+        for f in result.findings
+    }
+
+
+def test_demo_findings_are_the_same_with_and_without_the_prefilter() -> None:
+    assert _findings(str(BUNDLED_DEMO), True) == _findings(str(BUNDLED_DEMO), False)
+
+
+def test_planted_findings_are_the_same_with_and_without_the_prefilter(
+    built_images: dict[str, str], tmp_path: Path
+) -> None:
+    saved = fixture_build.save(built_images["planted"], tmp_path / "planted.tar")
+    with_prefilter = _findings(str(saved), True)
+    assert with_prefilter == _findings(str(saved), False)
+    assert len(with_prefilter) >= 40
+
+
+KEYWORDS = ["password", "db_pass", "api_key", "secret", "PrivateKey", "client_key", "pwd"]
+SHAPES = [
+    '{k} = "Vq8fZt2LmN4pXw"',
+    "{k}: Vq8fZt2LmN4pXw",
+    "{k} := 'Vq8fZt2LmN4pXw'",
+    'my_{k}_value == "Vq8fZt2LmN4pXw"',
+    '"Vq8fZt2LmN4pXw" != my_{k}',
+    '{k}["x"] = "Vq8fZt2LmN4pXw";',
+    'char {k}[25] = @"Vq8fZt2LmN4pXw";',
+    '{k}.assign("Vq8fZt2LmN4pXw")',
+    '{k} "Vq8fZt2LmN4pXw";',
+    "{k} => 'Vq8fZt2LmN4pXw'",
+    '  "{k}" :   "Vq8fZt2LmN4pXw",',
+    "export {k}=Vq8fZt2LmN4pXw",
+]
+FILENAMES = ["app.py", "main.go", "config.yaml", "settings.ini", "Main.java", "a.c", "a.cpp", "x"]
+
+
+def test_the_keyword_plugin_reports_nothing_the_prefilter_misses() -> None:
+    """Every line the plugin reports on when it sees all lines is flagged by the prefilter."""
+    core = SecretsCore()
+    engine = Engine([], core)
+    assert engine.prefilter is not None and not engine.prefilter.unfiltered_plugins
+    checked = 0
+    with engine.session():
+        for keyword, shape, filename in itertools.product(KEYWORDS, SHAPES, FILENAMES):
+            line = shape.format(k=keyword)
+            everything = {(m.secret, m.rule.id) for m in core.scan(line, filename, None)}
+            hits = engine.prefilter.scan(line)
+            flagged = core.flagged_lines(line, hits.plugin_spans, engine.prefilter)
+            assert flagged is not None
+            prefiltered = {(m.secret, m.rule.id) for m in core.scan(line, filename, flagged)}
+            keyword_found = {f for f in everything if f[1].endswith("secret-assignment")}
+            assert keyword_found <= prefiltered, (line, filename)
+            checked += bool(keyword_found)
+    assert checked > 100  # the shapes really exercise the plugin
+
+
+def test_windows_cover_each_possible_end_and_merge() -> None:
+    assert candidate_windows([500, 100], 50, 10_000) == [(50, 356), (450, 756)]
+    assert candidate_windows([100, 200], 50, 250) == [(50, 250)]
+    assert candidate_windows([5], 1000, 100) == [(0, 100)]
+
+
+def test_a_rule_hyperscan_cannot_take_still_runs() -> None:
+    [verbose_rule] = parse_rules(
+        "rules:\n"
+        "  - id: verbose-token\n"
+        "    title: A token written in verbose regex syntax\n"
+        "    severity: high\n"
+        "    regex: '(?x) tok_ (?P<secret> [A-Za-z0-9]{20} )'\n",
+        "test",
+    )
+    engine = Engine([verbose_rule], None)
+    assert engine.prefilter is not None and engine.prefilter.unfiltered_rules == {0}
+    with engine.session():
+        found = engine.scan_text("x = tok_Q7xK2mP9vL4tR8wN3zB6\n", "a.env")
+    assert [m.secret for m in found] == ["Q7xK2mP9vL4tR8wN3zB6"]
