@@ -122,6 +122,12 @@ CacheDirOpt = Annotated[
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Scan every layer; neither read nor write the cache")
 ]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs", "-j", min=0, help="Processes scanning files: 0 = one per core, 1 = no workers"
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log what was skipped and why")]
 
@@ -149,8 +155,10 @@ def _options(
     max_archive_depth: int,
     cache_dir: Path | None,
     no_cache: bool,
+    jobs: int,
 ) -> ScanOptions:
     return ScanOptions(
+        workers={0: None, 1: -1}.get(jobs, jobs),
         cache_dir=None if no_cache else cache_dir or default_cache_dir(),
         image_ref=image,
         platform=platform,
@@ -242,6 +250,7 @@ def scan_command(
     max_archive_depth: MaxDepthOpt = _DEFAULT_DEPTH,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = 0,
 ) -> None:
     """Scan every layer, the build history and the config for secrets; gate by exit code."""
     try:
@@ -263,6 +272,7 @@ def scan_command(
         max_archive_depth,
         cache_dir,
         no_cache,
+        jobs,
     )
     result = _run_scan(target, options, quiet, verbose)
     outcome = apply_policy(result.findings, accepted, ignores)
@@ -308,6 +318,7 @@ def baseline_command(
     max_archive_depth: MaxDepthOpt = _DEFAULT_DEPTH,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = 0,
 ) -> None:
     """Record the image's current findings, so later scans report only new ones."""
     options = _options(
@@ -323,6 +334,7 @@ def baseline_command(
         max_archive_depth,
         cache_dir,
         no_cache,
+        jobs,
     )
     result = _run_scan(target, options, quiet, verbose)
     image_facts = {

@@ -22,6 +22,7 @@ from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
 from .detect.rules import RuleMeta
 from .detect.vendored import PackageFiles
 from .image import Layer
+from .parallel import BATCH_BYTES, BATCH_FILES, BatchFailure, FileJob, FilePool, JobResult
 from .severity import Severity
 from .walk import (
     Entry,
@@ -38,6 +39,9 @@ logger = logging.getLogger("layerscan.scan")
 
 FileMatch = tuple[Match, str | None]
 """A match and the archive member it was in (None for the file itself)."""
+
+Skip = tuple[str, str | None]
+"""(why, the archive member) for content that was not scanned."""
 
 FileHook = Callable[[int, int], None]
 """Called after each file with (files so far, bytes so far) of this layer."""
@@ -81,24 +85,42 @@ def scan_layer(
     content: ContentLimits,
     totals: WalkLog,
     on_file: FileHook | None = None,
+    pool: FilePool | None = None,
 ) -> LayerOutcome:
     """Stream one layer once: every entry, and the matches in every regular file.
 
-    `totals` carries the image-wide counts (bytes, entries) the walk limits apply to.
+    `totals` carries the image-wide counts (bytes, entries) the walk limits apply to. With a
+    pool, file contents go to its workers and their matches arrive when the pool collects
+    them: the outcome is complete only after `pool.drain()`.
     """
     log = WalkLog(entries=totals.entries, uncompressed_bytes=totals.uncompressed_bytes)
     outcome = LayerOutcome(layer.index)
     packages = PackageFiles()
+
+    def record(position: int, path: str, found: list[FileMatch], skips: list[Skip]) -> None:
+        for reason, nested in skips:
+            outcome.skipped[reason] += 1
+            logger.info("skipped %s%s: %s", path, f"!{nested}" if nested else "", reason)
+        if found:
+            outcome.matches[position] = found
+
+    def collect(results: list[JobResult] | BatchFailure) -> None:
+        if isinstance(results, BatchFailure):
+            for path in results.paths:
+                log.report(layer.index, f"not scanned: {results.reason}", path, ProblemKind.SKIPPED)
+            return
+        for position, found, skips in results:
+            record(position, outcome.entries[position].display_path, found, skips)
+
+    batch: list[FileJob] = []
+    batch_bytes = 0
     for entry in iter_layer(layer, log, limits):
         position = len(outcome.entries)
         outcome.entries.append(entry)
         if entry.kind is not EntryKind.FILE:
             continue
         if entry.size > content.max_file_bytes:
-            outcome.skipped["over size limit"] += 1
-            logger.info(
-                "skipped %s in layer %d: over size limit", entry.display_path, entry.layer_index
-            )
+            record(position, entry.display_path, [], [("over size limit", None)])
             continue
         data = entry.read(content.max_file_bytes)
         outcome.files += 1
@@ -107,9 +129,18 @@ def scan_layer(
             on_file(outcome.files, outcome.bytes)
         if PackageFiles.is_database(entry.display_path):
             packages.learn(entry.display_path, data)
-        found = scan_file(entry.display_path, data, engine, content, outcome.skipped)
-        if found:
-            outcome.matches[position] = found
+        if pool is None:
+            record(
+                position, entry.display_path, *scan_file(entry.display_path, data, engine, content)
+            )
+            continue
+        batch.append((position, entry.display_path, data))
+        batch_bytes += len(data)
+        if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            pool.submit(batch, collect)
+            batch, batch_bytes = [], 0
+    if pool is not None and batch:
+        pool.submit(batch, collect)
     outcome.problems = log.problems
     outcome.check = log.checks.get(layer.index)
     outcome.entries_read = log.entries - totals.entries
@@ -119,17 +150,17 @@ def scan_layer(
 
 
 def scan_file(
-    path: str, data: bytes, engine: Engine, limits: ContentLimits, skipped: Counter[str]
-) -> list[FileMatch]:
-    """Content matches of one file version, or the finding its name alone makes."""
+    path: str, data: bytes, engine: Engine, limits: ContentLimits
+) -> tuple[list[FileMatch], list[Skip]]:
+    """Content matches of one file version (or the finding its name alone makes), and what
+    inside it was skipped."""
+    skips: list[Skip] = []
     if not data:
-        return []  # an empty file holds no secret, whatever its name
+        return [], skips  # an empty file holds no secret, whatever its name
     found: list[FileMatch] = []
     for unit in units_of(path, data, limits):
         if isinstance(unit, Skipped):
-            skipped[unit.reason] += 1
-            member = f"!{unit.nested_path}" if unit.nested_path else ""
-            logger.info("skipped %s%s: %s", path, member, unit.reason)
+            skips.append((unit.reason, unit.nested_path))
             continue
         matches = engine.scan_text(
             unit.text, unit.filename, path, heuristics=unit.origin != "strings"
@@ -138,12 +169,12 @@ def scan_file(
     if is_ssh_host_key(path):
         # A host key is a private key, but its risk is impersonation, not access: its own rule.
         text = data.decode("utf-8", "replace")
-        return [(Match(SSH_HOST_KEY.meta, text.strip(), 1), None)]
+        return [(Match(SSH_HOST_KEY.meta, text.strip(), 1), None)], skips
     if not found:
         by_name = sensitive_by_name(path, data)
         if by_name is not None:
             found.append((_name_match(by_name, data), None))
-    return found
+    return found, skips
 
 
 def _name_match(rule: RuleMeta, data: bytes) -> Match:

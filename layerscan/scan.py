@@ -23,8 +23,9 @@ from .detect.rules import RuleMeta, load_rules
 from .detect.secrets_core import SecretsCore
 from .detect.vendored import PackageFiles, is_vendored
 from .findings import Finding, LayerRef, RemovedBy, Source
-from .image import Image
-from .layer_scan import FileHook, FileMatch, scan_layer
+from .image import Image, Layer
+from .layer_scan import FileHook, FileMatch, LayerOutcome, scan_layer
+from .parallel import FilePool, worker_count
 from .severity import Confidence, Severity
 from .sources import OpenOptions, open_image
 from .timeline import Timeline, Version
@@ -46,6 +47,9 @@ class ScanOptions:
     max_archive_depth: int = ContentLimits().max_depth
     cache_dir: Path | None = None
     """Where layer outcomes are cached (see cache.py); None scans without a cache."""
+    workers: int | None = None
+    """Processes scanning file contents beside the reader: None or 0 for one per core (on
+    images over PARALLEL_FROM bytes), 1 or more to force that many, -1 for none."""
 
 
 @dataclass
@@ -163,40 +167,46 @@ def scan_image(
     matches: dict[Version, list[FileMatch]] = {}
     files = scanned_bytes = 0
     limits = options.walk_limits
-    for layer in image.layers:
-        timeline.begin_layer(layer.index)
-        if not layer_within_image_limits(layer.index, log, limits):
-            continue
-        outcome = cache.get(layer, rules) if cache is not None else None
-        if outcome is None:
-            on_file = _layer_progress(
-                progress, layer.index, len(image.layers), files, scanned_bytes
-            )
-            outcome = scan_layer(layer, engine, limits, content, log, on_file)
-            if cache is not None:
-                cache.put(layer, outcome)
-        else:
-            logger.info("layer %d: taken from the cache (%s)", layer.index, layer.diff_id)
-        log.entries += outcome.entries_read
-        log.uncompressed_bytes += outcome.uncompressed_bytes
+    pool: FilePool | None = None
+    outcomes: list[tuple[Layer, LayerOutcome, bool]] = []
+    try:
+        for layer in image.layers:
+            timeline.begin_layer(layer.index)
+            if not layer_within_image_limits(layer.index, log, limits):
+                continue
+            outcome = cache.get(layer, rules) if cache is not None else None
+            cached = outcome is not None
+            if outcome is None:
+                if pool is None and _wants_workers(image, options):
+                    pool = FilePool(engine, content, worker_count(options.workers))
+                on_file = _layer_progress(
+                    progress, layer.index, len(image.layers), files, scanned_bytes
+                )
+                outcome = scan_layer(layer, engine, limits, content, log, on_file, pool)
+            else:
+                logger.info("layer %d: taken from the cache (%s)", layer.index, layer.diff_id)
+            log.entries += outcome.entries_read
+            log.uncompressed_bytes += outcome.uncompressed_bytes
+            files += outcome.files
+            scanned_bytes += outcome.bytes
+            if progress is not None:
+                progress(layer.index, len(image.layers), files, scanned_bytes)
+            outcomes.append((layer, outcome, cached))
+        if pool is not None:
+            pool.drain()  # every layer was read while the workers scanned
+    finally:
+        if pool is not None:
+            pool.close()
+    for layer, outcome, cached in outcomes:
+        if cache is not None and not cached:
+            cache.put(layer, outcome)
         log.problems.extend(outcome.problems)
         if outcome.check is not None:
             log.checks[layer.index] = outcome.check
         skipped.update(outcome.skipped)
-        files += outcome.files
-        scanned_bytes += outcome.bytes
-        if progress is not None:
-            progress(layer.index, len(image.layers), files, scanned_bytes)
         packages.update(outcome.packages)
-        for position, entry in enumerate(outcome.entries):
-            version = timeline.apply(entry, log)
-            if version is None:
-                continue
-            if entry.kind is EntryKind.HARDLINK:
-                if version.content is not None and version.content in matches:
-                    matches[version] = matches[version.content]
-            elif position in outcome.matches:
-                matches[version] = outcome.matches[position]
+        _replay(outcome, timeline, log, matches)
+    log.problems.sort(key=lambda problem: problem.layer_index)  # stable: in-layer order kept
     findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
     findings.sort(key=_finding_order)
@@ -210,6 +220,33 @@ def scan_image(
         files_scanned=files,
         bytes_scanned=scanned_bytes,
     )
+
+
+def _replay(
+    outcome: LayerOutcome, timeline: Timeline, log: WalkLog, matches: dict[Version, list[FileMatch]]
+) -> None:
+    """Apply one layer's entries to the timeline; attach its matches to the versions."""
+    for position, entry in enumerate(outcome.entries):
+        version = timeline.apply(entry, log)
+        if version is None:
+            continue
+        if entry.kind is EntryKind.HARDLINK:
+            if version.content is not None and version.content in matches:
+                matches[version] = matches[version.content]
+        elif position in outcome.matches:
+            matches[version] = outcome.matches[position]
+
+
+PARALLEL_FROM = 32 << 20
+"""Below this many bytes of layers, starting worker processes costs more than it saves."""
+
+
+def _wants_workers(image: Image, options: ScanOptions) -> bool:
+    if options.workers is not None and options.workers != 0:
+        return options.workers > 0
+    if worker_count(None) == 0:
+        return False
+    return sum(layer.size or 0 for layer in image.layers) >= PARALLEL_FROM
 
 
 def rule_catalog(engine: Engine) -> dict[str, RuleMeta]:

@@ -95,17 +95,20 @@ class Engine:
         a file copied between layers): a large text already scanned under the same name and
         path-bound rules gives the same matches, so it is looked up rather than rescanned.
         """
+        # What the prefilter scans: one byte per character, so offsets stay character offsets.
+        view = text.encode("ascii", "replace")
         if len(text) < _REMEMBER_FROM:
-            return self._scan_text(text, filename, path, heuristics)
+            return self._scan_text(text, view, filename, path, heuristics)
+        exact = view if text.isascii() else text.encode("utf-8", "surrogatepass")
         key = (
-            hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(),
+            hashlib.blake2b(exact, digest_size=16).digest(),
             filename,
             heuristics,
             tuple(n for n, rule in enumerate(self.rules) if rule.paths and rule.applies_to(path)),
         )
         found = self._seen.get(key)
         if found is None:
-            found = self._scan_text(text, filename, path, heuristics)
+            found = self._scan_text(text, view, filename, path, heuristics)
             self._seen[key] = found
             if len(self._seen) > _REMEMBERED:
                 self._seen.popitem(last=False)
@@ -114,10 +117,10 @@ class Engine:
         return list(found)
 
     def _scan_text(
-        self, text: str, filename: str, path: str | None, heuristics: bool
+        self, text: str, view: bytes, filename: str, path: str | None, heuristics: bool
     ) -> list[Match]:
         prefilter = self.prefilter
-        hits = prefilter.scan(text) if prefilter is not None else None
+        hits = prefilter.scan(view) if prefilter is not None else None
         index = LineIndex(text)
         lowered: str | None = None
         ours: list[Match] = []
@@ -134,7 +137,7 @@ class Engine:
                 if ends is None:
                     continue
                 windows = candidate_windows(ends, rule.reach, len(text))
-            if rule.keywords:
+            if rule.keywords and windows is None:
                 lowered = text.lower() if lowered is None else lowered
             for hit in rule.find(text, lowered, windows):
                 ours.append(

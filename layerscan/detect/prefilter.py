@@ -199,7 +199,7 @@ class Prefilter:
         except _hyperscan.error:
             return False
 
-    def scan(self, text: str) -> Hits:
+    def scan(self, view: bytes) -> Hits:
         """Which rules may match in text, and where each plugin's patterns may match."""
         hits = Hits()
         if self._database is None:
@@ -216,5 +216,5 @@ class Prefilter:
                     (start if number in exact else None, end)
                 )
 
-        self._database.scan(text.encode("ascii", "replace"), match_event_handler=on_match)
+        self._database.scan(view, match_event_handler=on_match)
         return hits

@@ -109,6 +109,20 @@ class Rule:
         bounded = widest < (1 << 32)  # the parser's MAXREPEAT stands for "unbounded"
         return widest if bounded else MAX_REACH
 
+    def _has_keyword(
+        self, text: str, lowered: str | None, windows: list[tuple[int, int]] | None
+    ) -> bool:
+        """A keyword in the text, or with windows, in one of them (our rules' keywords are
+        part of their matches, so a match in a window has its keyword there too)."""
+        if windows is None:
+            lowered = text.lower() if lowered is None else lowered
+            return any(keyword in lowered for keyword in self.keywords)
+        for start, stop in windows:
+            window = text[start:stop].lower()
+            if any(keyword in window for keyword in self.keywords):
+                return True
+        return False
+
     def find(
         self,
         text: str,
@@ -119,10 +133,8 @@ class Rule:
 
         `windows` (pos, endpos) limit the regex to where the prefilter saw a possible match.
         """
-        if self.keywords:
-            lowered = text.lower() if lowered is None else lowered
-            if not any(keyword in lowered for keyword in self.keywords):
-                return
+        if self.keywords and not self._has_keyword(text, lowered, windows):
+            return
         check = VALIDATORS[self.validator] if self.validator else None
         if windows is None:
             found: Iterable[re.Match[str]] = self.pattern.finditer(text)

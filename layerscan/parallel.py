@@ -1,0 +1,135 @@
+"""Scan file contents in worker processes while the main process reads the layers.
+
+Reading a layer (decompressing, parsing tar headers) is one sequential stream; detecting is
+per file and independent. The main process streams each layer and hands batches of file
+contents to forked workers (which inherit the compiled engine), keeping a bounded number of
+bytes in flight. Results come back by entry position, so the outcome is the same as a
+sequential scan's. A worker that dies (a crash, the memory limit) costs the files of its
+batch, which are reported, and the pool is started again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .content import ContentLimits
+from .detect.engine import Engine
+
+if TYPE_CHECKING:
+    from .layer_scan import FileMatch
+
+BATCH_BYTES = 2 << 20
+BATCH_FILES = 256
+MAX_IN_FLIGHT_BYTES = 24 << 20
+"""Bounds the memory the queue of batches can hold, whatever the layer holds."""
+
+FileJob = tuple[int, str, bytes]
+"""(entry position, display path, content)."""
+JobResult = tuple[int, list["FileMatch"], list[tuple[str, str | None]]]
+"""(entry position, matches, skipped (reason, nested path)) for one file."""
+
+_ENGINE: Engine | None = None
+_LIMITS: ContentLimits | None = None
+
+
+def worker_count(requested: int | None) -> int:
+    """0 or None: one worker per core when there are several cores; else what was asked."""
+    if requested:
+        return max(requested, 0)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores if cores and cores > 1 else 0
+
+
+_SESSION: AbstractContextManager[Engine] | None = None
+
+
+def _enter_session() -> None:
+    """A worker lives for one scan: its session is entered once and kept (referenced, so
+    that collecting the context manager does not end it)."""
+    global _SESSION
+    assert _ENGINE is not None
+    _SESSION = _ENGINE.session()
+    _SESSION.__enter__()
+
+
+def _scan_batch(batch: list[FileJob]) -> list[JobResult]:
+    from .layer_scan import scan_file
+
+    assert _ENGINE is not None and _LIMITS is not None
+    return [(position, *scan_file(path, data, _ENGINE, _LIMITS)) for position, path, data in batch]
+
+
+@dataclass
+class BatchFailure:
+    paths: list[str]
+    reason: str
+
+
+Collector = Callable[[list[JobResult] | BatchFailure], None]
+
+
+@dataclass
+class FilePool:
+    """Worker processes scanning file contents for one scan."""
+
+    engine: Engine
+    limits: ContentLimits
+    workers: int
+    _executor: ProcessPoolExecutor | None = None
+    _pending: deque[tuple[Future[list[JobResult]], list[FileJob], int, Collector]] = field(
+        default_factory=deque
+    )
+    _in_flight: int = 0
+
+    def _start(self) -> ProcessPoolExecutor:
+        global _ENGINE, _LIMITS
+        if self._executor is None:
+            _ENGINE, _LIMITS = self.engine, self.limits  # inherited by the forked workers
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_enter_session,
+            )
+        return self._executor
+
+    def submit(self, batch: list[FileJob], collector: Collector) -> None:
+        """Queue a batch; `collector` gets its results (or the failure) when collected. When
+        too many bytes are in flight, the oldest batches are collected first."""
+        while self._in_flight >= MAX_IN_FLIGHT_BYTES and self._pending:
+            self._collect_oldest()
+        size = sum(len(data) for _, _, data in batch)
+        future = self._start().submit(_scan_batch, batch)
+        self._pending.append((future, batch, size, collector))
+        self._in_flight += size
+
+    def drain(self) -> None:
+        """Collect every batch still out."""
+        while self._pending:
+            self._collect_oldest()
+
+    def _collect_oldest(self) -> None:
+        future, batch, size, collector = self._pending.popleft()
+        self._in_flight -= size
+        paths = [path for _, path, _ in batch]
+        try:
+            results: list[JobResult] | BatchFailure = future.result()
+        except BrokenProcessPool as exc:
+            self.close()  # started again on the next submit
+            results = BatchFailure(paths, f"a scanning process died ({exc})")
+        except Exception as exc:  # a detector's bug must not cost the other files
+            results = BatchFailure(paths, f"scanning failed ({exc!r})")
+        collector(results)
+
+    def close(self) -> None:
+        """Stop the workers (batches still out are lost: drain() first)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
