@@ -100,7 +100,8 @@ def scan_layer(
     def record(position: int, path: str, found: list[FileMatch], skips: list[Skip]) -> None:
         for reason, nested in skips:
             outcome.skipped[reason] += 1
-            logger.info("skipped %s%s: %s", path, f"!{nested}" if nested else "", reason)
+            member = f"!{nested}" if nested else ""
+            logger.info("skipped %s%s in layer %d: %s", path, member, layer.index, reason)
         if found:
             outcome.matches[position] = found
 
