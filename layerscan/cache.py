@@ -101,6 +101,7 @@ class LayerCache:
         self._connection: sqlite3.Connection | None = None
         self.hits = 0
         self.misses = 0
+
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._connection = self._open()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .content import ContentLimits, Skipped, units_of
+from .content.dispatch import Shard
 from .detect.engine import Engine, Match
 from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
 from .detect.rules import RuleMeta
@@ -47,6 +48,8 @@ FileHook = Callable[[int, int], None]
 """Called after each file with (files so far, bytes so far) of this layer."""
 
 _NAME_FINDING_CHARS = 1 << 16
+SHARD_FROM = 2 << 20
+"""A zip this large (a wheel, a jar) is split between the workers, member by member."""
 
 
 @dataclass
@@ -103,7 +106,7 @@ def scan_layer(
             member = f"!{nested}" if nested else ""
             logger.info("skipped %s%s in layer %d: %s", path, member, layer.index, reason)
         if found:
-            outcome.matches[position] = found
+            outcome.matches.setdefault(position, []).extend(found)
 
     def collect(results: list[JobResult] | BatchFailure) -> None:
         if isinstance(results, BatchFailure):
@@ -135,7 +138,11 @@ def scan_layer(
                 position, entry.display_path, *scan_file(entry.display_path, data, engine, content)
             )
             continue
-        batch.append((position, entry.display_path, data))
+        if len(data) >= SHARD_FROM and data.startswith(b"PK\x03\x04"):
+            for part in range(pool.workers):  # one large zip read by every worker at once
+                pool.submit([(position, entry.display_path, data, (part, pool.workers))], collect)
+            continue
+        batch.append((position, entry.display_path, data, None))
         batch_bytes += len(data)
         if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
             pool.submit(batch, collect)
@@ -151,15 +158,16 @@ def scan_layer(
 
 
 def scan_file(
-    path: str, data: bytes, engine: Engine, limits: ContentLimits
+    path: str, data: bytes, engine: Engine, limits: ContentLimits, shard: Shard | None = None
 ) -> tuple[list[FileMatch], list[Skip]]:
     """Content matches of one file version (or the finding its name alone makes), and what
-    inside it was skipped."""
+    inside it was skipped. With a shard, only that share of a zip's members (see units_of);
+    the file's own name is judged in shard 0."""
     skips: list[Skip] = []
     if not data:
         return [], skips  # an empty file holds no secret, whatever its name
     found: list[FileMatch] = []
-    for unit in units_of(path, data, limits):
+    for unit in units_of(path, data, limits, shard):
         if isinstance(unit, Skipped):
             skips.append((unit.reason, unit.nested_path))
             continue
@@ -167,6 +175,8 @@ def scan_file(
             unit.text, unit.filename, path, heuristics=unit.origin != "strings"
         )
         found.extend((match, unit.nested_path) for match in matches)
+    if shard is not None and shard[0] != 0:
+        return found, skips
     if is_ssh_host_key(path):
         # A host key is a private key, but its risk is impersonation, not access: its own rule.
         text = data.decode("utf-8", "replace")

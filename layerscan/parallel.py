@@ -24,15 +24,16 @@ from .content import ContentLimits
 from .detect.engine import Engine
 
 if TYPE_CHECKING:
+    from .content.dispatch import Shard
     from .layer_scan import FileMatch
 
 BATCH_BYTES = 2 << 20
 BATCH_FILES = 256
-MAX_IN_FLIGHT_BYTES = 24 << 20
+MAX_IN_FLIGHT_BYTES = 16 << 20
 """Bounds the memory the queue of batches can hold, whatever the layer holds."""
 
-FileJob = tuple[int, str, bytes]
-"""(entry position, display path, content)."""
+FileJob = tuple[int, str, bytes, "Shard | None"]
+"""(entry position, display path, content, the share of a zip's members to read)."""
 JobResult = tuple[int, list["FileMatch"], list[tuple[str, str | None]]]
 """(entry position, matches, skipped (reason, nested path)) for one file."""
 
@@ -64,7 +65,10 @@ def _scan_batch(batch: list[FileJob]) -> list[JobResult]:
     from .layer_scan import scan_file
 
     assert _ENGINE is not None and _LIMITS is not None
-    return [(position, *scan_file(path, data, _ENGINE, _LIMITS)) for position, path, data in batch]
+    return [
+        (position, *scan_file(path, data, _ENGINE, _LIMITS, shard))
+        for position, path, data, shard in batch
+    ]
 
 
 @dataclass
@@ -93,6 +97,7 @@ class FilePool:
         global _ENGINE, _LIMITS
         if self._executor is None:
             _ENGINE, _LIMITS = self.engine, self.limits  # inherited by the forked workers
+            _ = self.engine.prefilter  # compiled once, here, and inherited by the workers
             self._executor = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("fork"),
@@ -105,7 +110,7 @@ class FilePool:
         too many bytes are in flight, the oldest batches are collected first."""
         while self._in_flight >= MAX_IN_FLIGHT_BYTES and self._pending:
             self._collect_oldest()
-        size = sum(len(data) for _, _, data in batch)
+        size = sum(len(data) for _, _, data, _ in batch)
         future = self._start().submit(_scan_batch, batch)
         self._pending.append((future, batch, size, collector))
         self._in_flight += size
@@ -118,7 +123,7 @@ class FilePool:
     def _collect_oldest(self) -> None:
         future, batch, size, collector = self._pending.popleft()
         self._in_flight -= size
-        paths = [path for _, path, _ in batch]
+        paths = sorted({path for _, path, _, _ in batch})
         try:
             results: list[JobResult] | BatchFailure = future.result()
         except BrokenProcessPool as exc:

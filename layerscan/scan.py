@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +168,21 @@ def scan_image(
     files = scanned_bytes = 0
     limits = options.walk_limits
     pool: FilePool | None = None
-    outcomes: list[tuple[Layer, LayerOutcome, bool]] = []
+    waiting: deque[tuple[Layer, LayerOutcome, bool]] = deque()
+
+    def settle() -> None:
+        """Replay the layers whose outcomes are complete, in order."""
+        while waiting:
+            layer, outcome, cached = waiting.popleft()
+            if cache is not None and not cached:
+                cache.put(layer, outcome)
+            log.problems.extend(outcome.problems)
+            if outcome.check is not None:
+                log.checks[layer.index] = outcome.check
+            skipped.update(outcome.skipped)
+            packages.update(outcome.packages)
+            _replay(outcome, timeline, log, matches)
+
     try:
         for layer in image.layers:
             timeline.begin_layer(layer.index)
@@ -191,21 +205,15 @@ def scan_image(
             scanned_bytes += outcome.bytes
             if progress is not None:
                 progress(layer.index, len(image.layers), files, scanned_bytes)
-            outcomes.append((layer, outcome, cached))
+            waiting.append((layer, outcome, cached))
+            if pool is None:
+                settle()  # nothing is out with workers: this layer is complete
         if pool is not None:
             pool.drain()  # every layer was read while the workers scanned
     finally:
         if pool is not None:
             pool.close()
-    for layer, outcome, cached in outcomes:
-        if cache is not None and not cached:
-            cache.put(layer, outcome)
-        log.problems.extend(outcome.problems)
-        if outcome.check is not None:
-            log.checks[layer.index] = outcome.check
-        skipped.update(outcome.skipped)
-        packages.update(outcome.packages)
-        _replay(outcome, timeline, log, matches)
+    settle()
     log.problems.sort(key=lambda problem: problem.layer_index)  # stable: in-layer order kept
     findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
@@ -340,7 +348,16 @@ def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
     return list(merged.values())
 
 
-def _finding_order(finding: Finding) -> tuple[int, int, str, str]:
+def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str]:
+    """Source, layer, place, archive member, line, rule: an order that does not depend on
+    which process scanned what."""
     layer = finding.layer.index if finding.layer and finding.layer.index is not None else -1
     source_rank = {Source.FILE: 0, Source.HISTORY: 1, Source.CONFIG: 2}[finding.source]
-    return (source_rank, layer, finding.path or finding.key or "", finding.rule.id)
+    return (
+        source_rank,
+        layer,
+        finding.path or finding.key or "",
+        finding.nested_path or "",
+        finding.line or 0,
+        finding.rule.id,
+    )

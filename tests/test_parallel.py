@@ -38,7 +38,7 @@ def test_hostile_images_give_the_same_report_with_workers(name: str, tmp_path: P
 
 def _dies_on_notify(batch: list[parallel.FileJob]) -> list[parallel.JobResult]:
     """A worker that crashes (as native code can) on one file."""
-    if any(path.endswith("/notify.env") for _, path, _ in batch):
+    if any(path.endswith("/notify.env") for _, path, _, _ in batch):
         os._exit(70)
     return _ORIGINAL(batch)
 
@@ -61,3 +61,38 @@ def test_a_dead_worker_costs_only_its_files(monkeypatch: pytest.MonkeyPatch) -> 
     assert "/srv/app/notify.env" not in found
     assert "/root/.ssh/id_rsa" in found or "/root/.ssh/id_rsa" in lost
     assert any(f["source"] == "config" for f in document["findings"])
+
+
+def test_a_large_zip_split_between_workers_gives_the_same_report() -> None:
+    """A wheel or a jar over SHARD_FROM is read by every worker, each taking its share of
+    the members; the findings are the same as one process reading it whole."""
+    import io
+    import random
+    import zipfile
+
+    from layerscan.layer_scan import SHARD_FROM
+    from layerscan.scan import build_engine, scan_image
+
+    from .hostile.builders import secret_file
+    from .synthetic import file, image
+
+    filler = random.Random(7).randbytes(SHARD_FROM)  # incompressible: the zip stays large
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("pkg/blob.bin", filler)
+        for number in range(6):
+            archive.writestr(f"pkg/conf{number}.env", secret_file(f"zip-member-{number}"))
+    wheel = image([[file("wheels/pkg-1.0-py3-none-any.whl", buffer.getvalue())]])
+
+    def report(workers: int) -> dict[str, Any]:
+        options = ScanOptions(workers=workers)
+        engine = build_engine(options)
+        with engine.session():
+            document = build_document(scan_image(wheel, engine, options))
+        document["summary"].pop("seconds")
+        return document
+
+    split = report(2)
+    assert split == report(-1)
+    members = {f["nested_path"] for f in split["findings"]}
+    assert {f"pkg/conf{number}.env" for number in range(6)} <= members

@@ -132,7 +132,20 @@ _ZIP_ERRORS = (
 )
 
 
-def _zip_members(data: bytes, limits: ContentLimits, budget: Budget) -> Iterator[Member | Skipped]:
+def zip_members(
+    data: bytes, limits: ContentLimits, budget: Budget, shard: tuple[int, int] | None = None
+) -> Iterator[Member | Skipped]:
+    """A zip's members; with a shard (k, n), only every n-th member from the k-th on (and the
+    archive's own problems only in shard 0, so that they are reported once)."""
+    first = shard is None or shard[0] == 0
+    for item in _zip_members(data, limits, budget, shard):
+        if first or not (isinstance(item, Skipped) and item.nested_path is None):
+            yield item
+
+
+def _zip_members(
+    data: bytes, limits: ContentLimits, budget: Budget, shard: tuple[int, int] | None = None
+) -> Iterator[Member | Skipped]:
     span = _central_directory(data)
     if span is None:
         yield Skipped(Reason.CORRUPT)
@@ -152,13 +165,15 @@ def _zip_members(data: bytes, limits: ContentLimits, budget: Budget) -> Iterator
         if _overlapping(data, infos):
             yield Skipped(Reason.OVERLAP)
             return
-        for info in infos:
+        for index, info in enumerate(infos):
             if info.filename.endswith("/"):
                 continue  # a directory (ZipInfo.is_dir() fails on an empty name)
             if budget.members_left <= 0:
                 yield Skipped(Reason.MEMBERS)
                 return
             budget.members_left -= 1
+            if shard is not None and index % shard[1] != shard[0]:
+                continue  # another process reads this one
             yield _zip_member(archive, info, limits, budget)
 
 

@@ -14,18 +14,39 @@ from .model import Reason, Skipped, Unit
 from .sniff import ARCHIVES, Kind, sniff
 from .sqlite import read_tables
 
+Shard = tuple[int, int]
+"""(k, n): the k-th of n parts of a zip archive's members, for scanning one archive in n
+processes at once."""
+
 
 def units_of(
-    path: str, data: bytes, limits: ContentLimits | None = None
+    path: str, data: bytes, limits: ContentLimits | None = None, shard: Shard | None = None
 ) -> Iterator[Unit | Skipped]:
-    """The units to scan in one file version (and what was skipped in it, with the reason)."""
+    """The units to scan in one file version (and what was skipped in it, with the reason).
+
+    With a shard, only that share of a top-level zip's members is read (and its share of
+    the byte budget); a file that is not a zip belongs wholly to shard 0.
+    """
     limits = limits or DEFAULT_LIMITS
     if not data:
+        return
+    if shard is not None and shard[0] != 0 and sniff(data) is not Kind.ZIP:
         return
     if len(data) > limits.max_file_bytes:
         yield Skipped(Reason.OVER_SIZE)
         return
-    yield from _units(data, _basename(path), (), limits, Budget.start(limits))
+    budget = Budget.start(limits)
+    if shard is not None and sniff(data) is Kind.ZIP:
+        budget.bytes_left //= shard[1]
+        for member in archives.zip_members(data, limits, budget, shard):
+            if isinstance(member, Skipped):
+                yield member
+            else:
+                yield from _units(
+                    member.data, _basename(member.name), (member.name,), limits, budget
+                )
+        return
+    yield from _units(data, _basename(path), (), limits, budget)
 
 
 def _units(

@@ -26,6 +26,9 @@ AWS_KEY_ID, AWS_SECRET_KEY = "aws-access-key-id", "aws-secret-access-key"
 _REMEMBER_FROM = 4096
 """Texts this long or longer are remembered by content (smaller ones cost less to rescan)."""
 _REMEMBERED = 20_000
+_COMPILE_FOR = 512
+"""Shorter texts (history lines, config values) run without the prefilter until it exists:
+compiling it costs more than they do, and a cached rescan scans nothing else."""
 _PAIR_DISTANCE = 5  # lines
 
 
@@ -61,11 +64,18 @@ class Engine:
     ) -> None:
         self.rules = list(rules)
         self.core = core
-        self.prefilter: Prefilter | None = None
-        if prefilter and available():
-            plugins = core.prefilter_patterns() if core is not None else {}
-            self.prefilter = Prefilter([rule.pattern for rule in self.rules], plugins)
+        self._wants_prefilter = prefilter and available()
+        self._prefilter: Prefilter | None = None
         self._seen: OrderedDict[tuple[object, ...], list[Match]] = OrderedDict()
+
+    @property
+    def prefilter(self) -> Prefilter | None:
+        """The Hyperscan database, compiled on first use (a fully cached rescan never needs
+        it: the history and config are short texts, see _scan_text)."""
+        if self._prefilter is None and self._wants_prefilter:
+            plugins = self.core.prefilter_patterns() if self.core is not None else {}
+            self._prefilter = Prefilter([rule.pattern for rule in self.rules], plugins)
+        return self._prefilter
 
     def catalog(self) -> dict[str, RuleMeta]:
         """Every rule id this engine can report, with its metadata (for reports)."""
@@ -119,7 +129,9 @@ class Engine:
     def _scan_text(
         self, text: str, view: bytes, filename: str, path: str | None, heuristics: bool
     ) -> list[Match]:
-        prefilter = self.prefilter
+        prefilter = self._prefilter
+        if prefilter is None and len(text) >= _COMPILE_FOR:
+            prefilter = self.prefilter
         hits = prefilter.scan(view) if prefilter is not None else None
         index = LineIndex(text)
         lowered: str | None = None
@@ -161,8 +173,8 @@ class Engine:
     ) -> list[Match]:
         assert self.core is not None
         flagged = None
-        if hits is not None and self.prefilter is not None:
-            flagged = self.core.flagged_lines(text, hits.plugin_spans, self.prefilter)
+        if hits is not None and self._prefilter is not None:
+            flagged = self.core.flagged_lines(text, hits.plugin_spans, self._prefilter)
         best: dict[tuple[int, str], Match] = {}
         for core_match in self.core.scan(text, filename, flagged):
             candidate = Match(core_match.rule, core_match.secret, core_match.line)
