@@ -26,9 +26,10 @@ AWS_KEY_ID, AWS_SECRET_KEY = "aws-access-key-id", "aws-secret-access-key"
 _REMEMBER_FROM = 4096
 """Texts this long or longer are remembered by content (smaller ones cost less to rescan)."""
 _REMEMBERED = 20_000
-_COMPILE_FOR = 512
-"""Shorter texts (history lines, config values) run without the prefilter until it exists:
-compiling it costs more than they do, and a cached rescan scans nothing else."""
+_COMPILE_AFTER = 1 << 20
+"""Characters scanned without the prefilter before it is compiled: compiling costs about as
+much as a megabyte of text scanned by the Python regexes alone, so a small image, or a
+rescan that only reads history and config, is faster without it."""
 _PAIR_DISTANCE = 5  # lines
 
 
@@ -66,6 +67,7 @@ class Engine:
         self.core = core
         self._wants_prefilter = prefilter and available()
         self._prefilter: Prefilter | None = None
+        self._unfiltered_chars = 0
         self._seen: OrderedDict[tuple[object, ...], list[Match]] = OrderedDict()
 
     @property
@@ -130,8 +132,10 @@ class Engine:
         self, text: str, view: bytes, filename: str, path: str | None, heuristics: bool
     ) -> list[Match]:
         prefilter = self._prefilter
-        if prefilter is None and len(text) >= _COMPILE_FOR:
-            prefilter = self.prefilter
+        if prefilter is None and self._wants_prefilter:
+            self._unfiltered_chars += len(text)
+            if self._unfiltered_chars >= _COMPILE_AFTER:
+                prefilter = self.prefilter
         hits = prefilter.scan(view) if prefilter is not None else None
         index = LineIndex(text)
         lowered: str | None = None
