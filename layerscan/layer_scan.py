@@ -124,9 +124,11 @@ def scan_layer(
         if entry.kind is not EntryKind.FILE:
             continue
         if entry.size > content.max_file_bytes:
+            entry.release()
             record(position, entry.display_path, [], [("over size limit", None)])
             continue
         data = entry.read(content.max_file_bytes)
+        entry.release()  # kept until the replay: without its reader (and the tar it holds)
         outcome.files += 1
         outcome.bytes += len(data)
         if on_file is not None:

@@ -112,6 +112,10 @@ class Entry:
             return b""
         return self._reader(limit)
 
+    def release(self) -> None:
+        """Drop the reader: an entry kept after its layer must not keep the layer's tar."""
+        self._reader = None
+
 
 class ProblemKind(StrEnum):
     DAMAGED = "damaged"
