@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .content import ContentLimits, Skipped, units_of
-from .content.dispatch import Shard
+from .content.shard import Shard, shard_of
 from .detect.engine import Engine, Match
 from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
 from .detect.rules import RuleMeta
@@ -116,8 +116,8 @@ def scan_layer(
         for position, found, skips in results:
             record(position, outcome.entries[position].display_path, found, skips)
 
-    batch: list[FileJob] = []
-    batch_bytes = 0
+    batches: dict[int, list[FileJob]] = {}
+    batch_bytes: dict[int, int] = {}
     for entry in iter_layer(layer, log, limits):
         position = len(outcome.entries)
         outcome.entries.append(entry)
@@ -142,15 +142,18 @@ def scan_layer(
             continue
         if len(data) >= SHARD_FROM and data.startswith(b"PK\x03\x04"):
             for part in range(pool.workers):  # one large zip read by every worker at once
-                pool.submit([(position, entry.display_path, data, (part, pool.workers))], collect)
+                job = (position, entry.display_path, data, (part, pool.workers))
+                pool.submit([job], collect, part)
             continue
-        batch.append((position, entry.display_path, data, None))
-        batch_bytes += len(data)
-        if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-            pool.submit(batch, collect)
-            batch, batch_bytes = [], 0
-    if pool is not None and batch:
-        pool.submit(batch, collect)
+        worker = shard_of(entry.display_path, pool.workers)
+        batches.setdefault(worker, []).append((position, entry.display_path, data, None))
+        batch_bytes[worker] = batch_bytes.get(worker, 0) + len(data)
+        if batch_bytes[worker] >= BATCH_BYTES or len(batches[worker]) >= BATCH_FILES:
+            pool.submit(batches.pop(worker), collect, worker)
+            batch_bytes[worker] = 0
+    if pool is not None:
+        for worker, batch in batches.items():
+            pool.submit(batch, collect, worker)
     outcome.problems = log.problems
     outcome.check = log.checks.get(layer.index)
     outcome.entries_read = log.entries - totals.entries

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -24,7 +24,7 @@ from .content import ContentLimits
 from .detect.engine import Engine
 
 if TYPE_CHECKING:
-    from .content.dispatch import Shard
+    from .content.shard import Shard
     from .layer_scan import FileMatch
 
 BATCH_BYTES = 2 << 20
@@ -87,47 +87,66 @@ class FilePool:
     engine: Engine
     limits: ContentLimits
     workers: int
-    _executor: ProcessPoolExecutor | None = None
-    _pending: deque[tuple[Future[list[JobResult]], list[FileJob], int, Collector]] = field(
+    _executors: dict[int, ProcessPoolExecutor] = field(default_factory=dict)
+    """One single-process executor per worker, so that a file goes to the worker chosen for
+    it (see shard_of) and meets the copies of itself that worker already scanned."""
+    _pending: deque[tuple[Future[list[JobResult]], list[FileJob], int, Collector, int]] = field(
         default_factory=deque
     )
     _in_flight: int = 0
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _executor(self, worker: int) -> ProcessPoolExecutor:
         global _ENGINE, _LIMITS
-        if self._executor is None:
+        if worker not in self._executors:
             _ENGINE, _LIMITS = self.engine, self.limits  # inherited by the forked workers
             _ = self.engine.prefilter  # compiled once, here, and inherited by the workers
-            self._executor = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_enter_session,
+            self._executors[worker] = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("fork"), initializer=_enter_session
             )
-        return self._executor
+        return self._executors[worker]
 
-    def submit(self, batch: list[FileJob], collector: Collector) -> None:
-        """Queue a batch; `collector` gets its results (or the failure) when collected. When
-        too many bytes are in flight, the oldest batches are collected first."""
+    def submit(self, batch: list[FileJob], collector: Collector, worker: int = 0) -> None:
+        """Queue a batch for one worker; `collector` gets its results (or the failure) when
+        collected. When too many bytes are in flight, the oldest batches are collected first."""
         while self._in_flight >= MAX_IN_FLIGHT_BYTES and self._pending:
-            self._collect_oldest()
-        size = sum(len(data) for _, _, data, _ in batch)
-        future = self._start().submit(_scan_batch, batch)
-        self._pending.append((future, batch, size, collector))
+            self._collect_finished()
+        # A shard holds a whole archive but reads only its share: count that share.
+        size = sum(len(data) // (shard[1] if shard else 1) for _, _, data, shard in batch)
+        future = self._executor(worker).submit(_scan_batch, batch)
+        self._pending.append((future, batch, size, collector, worker))
         self._in_flight += size
 
     def drain(self) -> None:
         """Collect every batch still out."""
         while self._pending:
-            self._collect_oldest()
+            self._collect_finished()
 
-    def _collect_oldest(self) -> None:
-        future, batch, size, collector = self._pending.popleft()
+    def _collect_finished(self) -> None:
+        """Wait for some batch to finish, then collect every finished one (in any order:
+        results say which entry they belong to), so that one busy worker does not keep the
+        reader from feeding the other."""
+        wait([item[0] for item in self._pending], return_when=FIRST_COMPLETED)
+        finished = [item for item in self._pending if item[0].done()]
+        for item in finished:
+            self._pending.remove(item)
+            self._collect(*item)
+
+    def _collect(
+        self,
+        future: Future[list[JobResult]],
+        batch: list[FileJob],
+        size: int,
+        collector: Collector,
+        worker: int,
+    ) -> None:
         self._in_flight -= size
         paths = sorted({path for _, path, _, _ in batch})
         try:
             results: list[JobResult] | BatchFailure = future.result()
         except BrokenProcessPool as exc:
-            self.close()  # started again on the next submit
+            broken = self._executors.pop(worker, None)  # started again on the next submit
+            if broken is not None:
+                broken.shutdown(wait=True, cancel_futures=True)
             results = BatchFailure(paths, f"a scanning process died ({exc})")
         except Exception as exc:  # a detector's bug must not cost the other files
             results = BatchFailure(paths, f"scanning failed ({exc!r})")
@@ -135,6 +154,6 @@ class FilePool:
 
     def close(self) -> None:
         """Stop the workers (batches still out are lost: drain() first)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        for executor in self._executors.values():
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._executors.clear()

@@ -29,6 +29,7 @@ from ..tarsafety import TAR_ERRORS, GuardedTarInfo
 from .inflate import Overflow, StreamError, inflate
 from .limits import Budget, ContentLimits
 from .model import Reason, Skipped
+from .shard import shard_of
 from .sniff import COMPRESSED, Kind, is_tar
 
 
@@ -135,7 +136,7 @@ _ZIP_ERRORS = (
 def zip_members(
     data: bytes, limits: ContentLimits, budget: Budget, shard: tuple[int, int] | None = None
 ) -> Iterator[Member | Skipped]:
-    """A zip's members; with a shard (k, n), only every n-th member from the k-th on (and the
+    """A zip's members; with a shard (k, n), only those dispatch.shard_of gives to k (and the
     archive's own problems only in shard 0, so that they are reported once)."""
     first = shard is None or shard[0] == 0
     for item in _zip_members(data, limits, budget, shard):
@@ -165,14 +166,14 @@ def _zip_members(
         if _overlapping(data, infos):
             yield Skipped(Reason.OVERLAP)
             return
-        for index, info in enumerate(infos):
+        for info in infos:
             if info.filename.endswith("/"):
                 continue  # a directory (ZipInfo.is_dir() fails on an empty name)
             if budget.members_left <= 0:
                 yield Skipped(Reason.MEMBERS)
                 return
             budget.members_left -= 1
-            if shard is not None and index % shard[1] != shard[0]:
+            if shard is not None and shard_of(info.filename, shard[1]) != shard[0]:
                 continue  # another process reads this one
             yield _zip_member(archive, info, limits, budget)
 

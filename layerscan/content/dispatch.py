@@ -11,12 +11,9 @@ from collections.abc import Iterator
 from . import archives, strings, text
 from .limits import DEFAULT_LIMITS, Budget, ContentLimits
 from .model import Reason, Skipped, Unit
+from .shard import Shard
 from .sniff import ARCHIVES, Kind, sniff
 from .sqlite import read_tables
-
-Shard = tuple[int, int]
-"""(k, n): the k-th of n parts of a zip archive's members, for scanning one archive in n
-processes at once."""
 
 
 def units_of(
