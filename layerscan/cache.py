@@ -168,7 +168,12 @@ class LayerCache:
         try:
             outcome = load_outcome(zlib.decompress(row[2]), layer.index, rules)
         except (ValueError, zlib.error, TypeError) as exc:
-            logger.warning("layer cache entry for layer %d is corrupt (%s)", layer.index, exc)
+            # The reason only by its type: a corrupt entry's text may quote a cached secret.
+            logger.warning(
+                "layer cache entry for layer %d is corrupt (%s); scanning the layer",
+                layer.index,
+                type(exc).__name__,
+            )
             return None
         if outcome.check is None or outcome.check.digest_actual != row[1]:
             return None

@@ -300,4 +300,4 @@ def load_outcome(data: bytes, index: int, rules: Mapping[str, RuleMeta]) -> Laye
             uncompressed_bytes=int(document["uncompressed_bytes"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"not a layer outcome: {exc}") from exc
+        raise ValueError(f"not a layer outcome ({type(exc).__name__})") from exc
