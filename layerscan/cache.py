@@ -159,6 +159,8 @@ class LayerCache:
             return None
         if row is None or row[0] != SCHEMA:
             return None
+        if layer.digest and layer.digest.startswith("sha256:") and layer.digest != row[1]:
+            return None  # the manifest names other bytes: the scan must say so, not the cache
         try:
             if blob_digest(layer) != row[1]:
                 return None  # same diff_id, other bytes: scan it (and the walk will say why)

@@ -160,3 +160,22 @@ def test_a_damaged_layer_is_never_cached(tmp_path: Path, damage: str) -> None:
     document, cache = _scan_counting(damaged, tmp_path / "cache")
     assert cache.misses == 1 and cache.hits == 9
     assert document["summary"]["complete"] is False
+
+
+def test_a_manifest_that_names_other_bytes_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    """Same layer bytes (so the same diff_id), but the manifest now claims another digest:
+    the cached outcome said "verified", the report must say "tampered"."""
+    from tests.hostile import builders
+    from tests.hostile.corpus import TAMPERED_CLAIM, _digest_mismatch_layers, oci_archive
+
+    honest = oci_archive(tmp_path / "honest", builders.oci_layout(_digest_mismatch_layers()))
+    tampered = oci_archive(
+        tmp_path / "tampered",
+        builders.oci_layout(_digest_mismatch_layers(), claimed_digests=[TAMPERED_CLAIM, None]),
+    )
+    _scan_counting(honest, tmp_path / "cache")
+    document, cache = _scan_counting(tampered, tmp_path / "cache")
+    assert cache.hits == 1 and cache.misses == 1
+    assert document["layers"][0]["verified"] is False
+    assert any(TAMPERED_CLAIM in warning for warning in document["warnings"])
+    assert document == _report(tampered, None)
