@@ -23,20 +23,84 @@ ROOT = Path(__file__).resolve().parent.parent
 REPEAT = 3
 
 
-_PEAK = "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+class TreeMemory:
+    """Peak memory of a process and all its descendants (the scan's workers included),
+    sampled from /proc while it runs. PSS shares each page among the processes that map it
+    (forked workers share the parent's pages), so the PSS sum is the memory the scan costs
+    the machine; the RSS sum counts shared pages once per process and overstates it."""
+
+    def __init__(self) -> None:
+        self.pss_kib = 0
+        self.rss_kib = 0
+        self.main_rss_kib = 0
+
+    def sample(self, root: int) -> None:
+        pss = rss = 0
+        for pid in [root, *_descendants(root)]:
+            fields = _rollup(pid)
+            pss += fields.get("Pss", 0)
+            rss += fields.get("Rss", 0)
+            if pid == root:
+                self.main_rss_kib = max(self.main_rss_kib, fields.get("Rss", 0))
+        self.pss_kib = max(self.pss_kib, pss)
+        self.rss_kib = max(self.rss_kib, rss)
 
 
-def _child(code: str, *args: str) -> tuple[float, int, str]:
-    """Run python code in a fresh process; (seconds, its peak RSS in MiB, its first line)."""
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _rollup(pid: int) -> dict[str, int]:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    fields = {}
+    for line in text.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            fields[name] = int(parts[0])
+    return fields
+
+
+@dataclass
+class Run:
+    seconds: float
+    memory: TreeMemory
+    output: str
+
+
+def _child(argv: list[str]) -> Run:
+    """Run a command in a fresh process, sampling its process tree's memory every 20 ms."""
+    memory = TreeMemory()
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", code + _PEAK, *args], capture_output=True, text=True
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
+    while process.poll() is None:
+        memory.sample(process.pid)
+        time.sleep(0.02)
     seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark child failed: {done.stderr[-2000:]}")
-    first, peak_kib = done.stdout.strip().splitlines()[-2:]
-    return seconds, int(peak_kib) // 1024, first
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"benchmark child failed: {err[-2000:]}")
+    return Run(seconds, memory, out)
 
 
 FLOOR = """
@@ -56,15 +120,12 @@ with open_image(sys.argv[1]) as image:
 print(total)
 """
 
-SCAN = """
-import json, sys
-from pathlib import Path
-from layerscan.scan import ScanOptions, scan
-cache = Path(sys.argv[2]) if len(sys.argv) > 2 else None
-result = scan(sys.argv[1], ScanOptions(cache_dir=cache))
-print(json.dumps({"findings": len(result.findings), "files": result.files_scanned,
-                  "bytes": result.bytes_scanned, "layers": len(result.image.layers)}))
-"""
+
+def _scan_command(target: str, report: str, cache: str | None) -> list[str]:
+    """The CLI a user runs: JSON report written, no gate, cold (--no-cache) or cached."""
+    caching = ["--cache-dir", cache] if cache else ["--no-cache"]
+    return [sys.executable, "-m", "layerscan", "scan", target, "-f", "json", "-o", report,
+            "--fail-on", "never", "-q", *caching]  # fmt: skip
 
 
 @dataclass
@@ -75,7 +136,9 @@ class Figures:
     floor_s: float
     scan_s: float
     rescan_s: float
-    scan_rss: int
+    main_rss: int
+    tree_pss: int
+    tree_rss: int
 
     @property
     def ratio(self) -> float:
@@ -83,42 +146,46 @@ class Figures:
 
 
 def measure(target: str) -> Figures:
-    floors = [_child(FLOOR, target) for _ in range(REPEAT)]
-    scans = [_child(SCAN, target) for _ in range(REPEAT)]
-    with tempfile.TemporaryDirectory(prefix="layerscan-bench-cache-") as cache:
-        _child(SCAN, target, cache)  # fills the cache
-        rescans = [_child(SCAN, target, cache) for _ in range(REPEAT)]
-    floor_s = statistics.median(s for s, _, _ in floors)
-    scan_s = statistics.median(s for s, _, _ in scans)
-    rescan_s = statistics.median(s for s, _, _ in rescans)
-    facts = json.loads(scans[-1][2])
-    megabytes = int(floors[-1][2]) / 1e6
+    floors = [_child([sys.executable, "-c", FLOOR, target]) for _ in range(REPEAT)]
+    with tempfile.TemporaryDirectory(prefix="layerscan-bench-") as scratch:
+        report = str(Path(scratch) / "report.json")
+        cache = str(Path(scratch) / "cache")
+        scans = [_child(_scan_command(target, report, None)) for _ in range(REPEAT)]
+        summary = json.loads(Path(report).read_text())["summary"]
+        _child(_scan_command(target, report, cache))  # fills the cache
+        rescans = [_child(_scan_command(target, report, cache)) for _ in range(REPEAT)]
+        if json.loads(Path(report).read_text())["summary"]["findings"] != summary["findings"]:
+            raise SystemExit("the cached rescan found something else than the cold scan")
+    floor_s = statistics.median(run.seconds for run in floors)
+    scan_s = statistics.median(run.seconds for run in scans)
+    rescan_s = statistics.median(run.seconds for run in rescans)
+    megabytes = int(floors[-1].output.strip()) / 1e6
+    main_rss = max(run.memory.main_rss_kib for run in scans) // 1024
+    tree_pss = max(run.memory.pss_kib for run in scans) // 1024
+    tree_rss = max(run.memory.rss_kib for run in scans) // 1024
     print(f"target            {target}")
     print(
-        f"layers / files    {facts['layers']} / {facts['files']} ({megabytes:.1f} MB of file data)"
+        f"layers / files    {summary['layers']} / {summary['files_scanned']} "
+        f"({megabytes:.1f} MB of file data)"
     )
-    print(f"findings          {facts['findings']}")
+    print(f"findings          {summary['findings']}")
     print(f"floor (read only) {floor_s:.2f} s  (median of {REPEAT}, fresh process each)")
     print(
         f"full scan         {scan_s:.2f} s  = {scan_s / floor_s:.1f}x the floor, "
-        f"{megabytes / scan_s:.1f} MB/s"
+        f"{megabytes / scan_s:.1f} MB/s  (`layerscan scan --no-cache -f json`)"
     )
     print(f"rescan (cached)   {rescan_s:.2f} s  = {100 * rescan_s / scan_s:.0f}% of the full scan")
     print(
-        f"peak RSS          {max(rss for _, rss, _ in scans)} MiB (scan), "
-        f"{max(rss for _, rss, _ in rescans)} MiB (rescan), "
-        f"{max(rss for _, rss, _ in floors)} MiB (floor)"
+        f"peak memory       {tree_pss} MiB PSS for the scan and its workers together "
+        f"(RSS summed: {tree_rss} MiB; main process alone: {main_rss} MiB); "
+        f"rescan {max(run.memory.pss_kib for run in rescans) // 1024} MiB, "
+        f"floor {max(run.memory.pss_kib for run in floors) // 1024} MiB"
     )
     print()
     return Figures(
-        target,
-        facts["files"],
-        megabytes,
-        floor_s,
-        scan_s,
-        rescan_s,
-        max(rss for _, rss, _ in scans),
-    )
+        target, summary["files_scanned"], megabytes, floor_s, scan_s, rescan_s,
+        main_rss, tree_pss, tree_rss,
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -6,6 +6,15 @@ options that change what is read. An entry is reused only when the layer's blob 
 to the digest recorded when the entry was made (and that scan found both digests matching):
 a tampered blob, a corrupt row or a file from another program is a miss, never a result.
 
+Re-hashing every blob would cost a rescan most of its time, so the cache also remembers,
+for a blob that is a byte range of a file the user gave (a `docker save` tar, an OCI layout),
+the digest it hashed to and that file's identity and timestamps then (device, inode, size,
+mtime and ctime in nanoseconds). While they are all unchanged the digest is taken as known,
+the check git, rsync and make rely on: any write changes ctime, which no program can set
+back (only a changed system clock can). A file changed less than RACY_SECONDS before it was
+hashed is not remembered, since a second write in the same clock tick could leave every
+timestamp as it was. The cache directory is therefore trusted like the code itself.
+
 Entries hold what was found, secrets included, like the image itself: the cache directory
 is created private to the user (0700, the database 0600).
 """
@@ -17,6 +26,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import stat
 import time
 import zlib
 from collections.abc import Iterable, Mapping
@@ -24,7 +34,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from .detect.rules import Rule, RuleMeta
-from .image import Layer
+from .image import BlobLocation, Layer
 from .layer_scan import LayerOutcome, dump_outcome, load_outcome
 
 logger = logging.getLogger(__name__)
@@ -32,6 +42,28 @@ logger = logging.getLogger(__name__)
 SCHEMA = 1
 DEFAULT_MAX_ENTRIES = 2000
 """Layers kept; the least recently used go first."""
+RACY_SECONDS = 2.0
+"""A file changed this recently when it was hashed is hashed again next time."""
+_MAX_KNOWN_FILES = 20_000
+
+FileState = tuple[int, int, int, int, int]
+"""(device, inode, size, mtime_ns, ctime_ns) of the file holding a blob."""
+
+
+def file_state(location: BlobLocation | None) -> FileState | None:
+    """The identity and timestamps of the regular file holding a blob (None if there is
+    none, or it cannot be read)."""
+    if location is None:
+        return None
+    try:
+        found = os.stat(location.path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
 _HASH_CHUNK = 1 << 20
 
 
@@ -117,7 +149,13 @@ class LayerCache:
             "CREATE TABLE IF NOT EXISTS layers (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
             " blob_digest TEXT NOT NULL, used REAL NOT NULL, outcome BLOB NOT NULL)"
         )
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS known_blobs (path TEXT NOT NULL, offset INTEGER NOT NULL,"
+            " size INTEGER NOT NULL, state TEXT NOT NULL, digest TEXT NOT NULL,"
+            " used REAL NOT NULL, PRIMARY KEY (path, offset, size))"
+        )
         connection.execute("SELECT count(*) FROM layers").fetchone()
+        connection.execute("SELECT count(*) FROM known_blobs").fetchone()
         return connection
 
     def _rebuild(self) -> sqlite3.Connection | None:
@@ -162,7 +200,7 @@ class LayerCache:
         if layer.digest and layer.digest.startswith("sha256:") and layer.digest != row[1]:
             return None  # the manifest names other bytes: the scan must say so, not the cache
         try:
-            if blob_digest(layer) != row[1]:
+            if self._current_digest(layer) != row[1]:
                 return None  # same diff_id, other bytes: scan it (and the walk will say why)
         except (OSError, ValueError) as exc:
             logger.info("layer %d blob not hashable for the cache (%s)", layer.index, exc)
@@ -182,11 +220,69 @@ class LayerCache:
         self._touch(key)
         return outcome
 
-    def put(self, layer: Layer, outcome: LayerOutcome) -> None:
-        """Remember an outcome, when it is one that can be trusted again (see cacheable)."""
+    def _current_digest(self, layer: Layer) -> str:
+        """The blob's digest now: remembered while its file is unchanged, else hashed."""
+        location = layer.location
+        before = file_state(location)
+        if location is not None and before is not None:
+            known = self._known_digest(location, before)
+            if known is not None:
+                return known
+        digest = blob_digest(layer)
+        if location is not None and before is not None:
+            self.remember_blob(location, before, digest)
+        return digest
+
+    def _known_digest(self, location: BlobLocation, state: FileState) -> str | None:
+        assert self._connection is not None
+        try:
+            row = self._connection.execute(
+                "SELECT state, digest FROM known_blobs WHERE path = ? AND offset = ? AND size = ?",
+                (location.path, location.offset, location.size),
+            ).fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None or row[0] != _state_text(state):
+            return None
+        return str(row[1])
+
+    def remember_blob(self, location: BlobLocation, before: FileState, digest: str) -> None:
+        """Remember the digest of a blob hashed (or read and checked) while its file was in
+        state `before`, if the file is still in that state and was not changed too recently
+        for its timestamps to tell a later change apart."""
+        if self._connection is None or file_state(location) != before:
+            return
+        newest_change_ns = max(before[3], before[4])
+        if newest_change_ns > (time.time() - RACY_SECONDS) * 1e9:
+            return
+        try:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO known_blobs VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    location.path,
+                    location.offset,
+                    location.size,
+                    _state_text(before),
+                    digest,
+                    time.time(),
+                ),
+            )
+            self._connection.execute(
+                "DELETE FROM known_blobs WHERE rowid NOT IN "
+                "(SELECT rowid FROM known_blobs ORDER BY used DESC LIMIT ?)",
+                (_MAX_KNOWN_FILES,),
+            )
+        except sqlite3.Error as exc:
+            logger.warning("layer cache write failed (%s)", exc)
+
+    def put(self, layer: Layer, outcome: LayerOutcome, before: FileState | None = None) -> None:
+        """Remember an outcome, when it is one that can be trusted again (see cacheable).
+        `before`: the state of the blob's file when the scan began reading it."""
         if self._connection is None or not self.usable(layer) or not outcome.cacheable:
             return
         assert outcome.check is not None and outcome.check.digest_actual is not None
+        if layer.location is not None and before is not None:
+            self.remember_blob(layer.location, before, outcome.check.digest_actual)
         data = zlib.compress(dump_outcome(outcome), 6)
         try:
             self._connection.execute(
@@ -216,3 +312,7 @@ class LayerCache:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _state_text(state: FileState) -> str:
+    return ":".join(str(part) for part in state)

@@ -546,4 +546,7 @@ def rules_command() -> None:
 
 def main() -> None:
     """Console entry point."""
+    from .memory import return_large_buffers
+
+    return_large_buffers()
     app()

@@ -53,6 +53,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class BlobLocation:
+    """Where a blob's bytes sit on this host: a byte range of a regular file. The layer
+    cache checks that file's identity and timestamps instead of re-hashing the range."""
+
+    path: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
 class Layer:
     """One layer: identity, provenance, and a way to stream its uncompressed tar."""
 
@@ -63,6 +73,7 @@ class Layer:
     media_type: str | None
     history: HistoryEntry | None
     opener: Opener = field(repr=False, compare=False)
+    location: BlobLocation | None = field(default=None, compare=False)
 
     def open(self) -> BinaryIO:
         """A fresh stream of the uncompressed tar (compression told by magic bytes)."""
@@ -98,6 +109,7 @@ class LayerBlob:
     digest: str | None = None
     size: int | None = None
     media_type: str | None = None
+    location: BlobLocation | None = None
 
 
 def parse_json(data: bytes, what: str) -> Any:
@@ -217,6 +229,7 @@ def assemble_image(
             media_type=blob.media_type,
             history=per_layer[index],
             opener=blob.opener,
+            location=blob.location,
         )
         for index, blob in enumerate(blobs)
     )

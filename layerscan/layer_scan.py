@@ -23,6 +23,7 @@ from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
 from .detect.rules import RuleMeta
 from .detect.vendored import PackageFiles
 from .image import Layer
+from .memory import give_back_free_pages
 from .parallel import BATCH_BYTES, BATCH_FILES, BatchFailure, FileJob, FilePool, JobResult
 from .severity import Severity
 from .walk import (
@@ -48,6 +49,8 @@ FileHook = Callable[[int, int], None]
 """Called after each file with (files so far, bytes so far) of this layer."""
 
 _NAME_FINDING_CHARS = 1 << 16
+_TRIM_EVERY = 64 << 20
+"""Bytes read between two calls to give_back_free_pages."""
 SHARD_FROM = 2 << 20
 """A zip this large (a wheel, a jar) is split between the workers, member by member."""
 
@@ -69,6 +72,8 @@ class LayerOutcome:
     """Paths the layer's package databases list (for the vendored-code test)."""
     entries_read: int = 0
     uncompressed_bytes: int = 0
+    batches_out: int = 0
+    """Batches of this layer's files still with the workers: complete at 0."""
 
     @property
     def cacheable(self) -> bool:
@@ -109,6 +114,7 @@ def scan_layer(
             outcome.matches.setdefault(position, []).extend(found)
 
     def collect(results: list[JobResult] | BatchFailure) -> None:
+        outcome.batches_out -= 1
         if isinstance(results, BatchFailure):
             for path in results.paths:
                 log.report(layer.index, f"not scanned: {results.reason}", path, ProblemKind.SKIPPED)
@@ -131,6 +137,8 @@ def scan_layer(
         entry.release()  # kept until the replay: without its reader (and the tar it holds)
         outcome.files += 1
         outcome.bytes += len(data)
+        if outcome.bytes // _TRIM_EVERY != (outcome.bytes - len(data)) // _TRIM_EVERY:
+            give_back_free_pages()
         if on_file is not None:
             on_file(outcome.files, outcome.bytes)
         if PackageFiles.is_database(entry.display_path):
@@ -141,18 +149,19 @@ def scan_layer(
             )
             continue
         if len(data) >= SHARD_FROM and data.startswith(b"PK\x03\x04"):
-            for part in range(pool.workers):  # one large zip read by every worker at once
-                job = (position, entry.display_path, data, (part, pool.workers))
-                pool.submit([job], collect, part)
+            # One large zip read by every worker at once, each its share of the members.
+            outcome.batches_out += pool.share(position, entry.display_path, data, collect)
             continue
         worker = shard_of(entry.display_path, pool.workers)
         batches.setdefault(worker, []).append((position, entry.display_path, data, None))
         batch_bytes[worker] = batch_bytes.get(worker, 0) + len(data)
         if batch_bytes[worker] >= BATCH_BYTES or len(batches[worker]) >= BATCH_FILES:
+            outcome.batches_out += 1
             pool.submit(batches.pop(worker), collect, worker)
             batch_bytes[worker] = 0
     if pool is not None:
         for worker, batch in batches.items():
+            outcome.batches_out += 1
             pool.submit(batch, collect, worker)
     outcome.problems = log.problems
     outcome.check = log.checks.get(layer.index)
@@ -172,7 +181,7 @@ def scan_file(
     if not data:
         return [], skips  # an empty file holds no secret, whatever its name
     found: list[FileMatch] = []
-    for unit in units_of(path, data, limits, shard):
+    for unit in units_of(path, data, limits, shard, engine.may_find_in_strings):
         if isinstance(unit, Skipped):
             skips.append((unit.reason, unit.nested_path))
             continue

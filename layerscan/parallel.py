@@ -10,8 +10,12 @@ batch, which are reported, and the pool is started again.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import logging
 import multiprocessing
 import os
+import tempfile
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,12 +31,27 @@ if TYPE_CHECKING:
     from .content.shard import Shard
     from .layer_scan import FileMatch
 
-BATCH_BYTES = 2 << 20
+BATCH_BYTES = 1 << 20
 BATCH_FILES = 256
-MAX_IN_FLIGHT_BYTES = 16 << 20
+logger = logging.getLogger(__name__)
+MAX_IN_FLIGHT_BYTES = 8 << 20
 """Bounds the memory the queue of batches can hold, whatever the layer holds."""
 
-FileJob = tuple[int, str, bytes, "Shard | None"]
+
+@dataclass(frozen=True)
+class Spilled:
+    """File contents parked in the pool's private directory for every worker to read: a
+    large zip split between the workers costs the reader one write instead of one pickled
+    copy per worker held in its memory."""
+
+    path: str
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+
+FileJob = tuple[int, str, "bytes | Spilled", "Shard | None"]
 """(entry position, display path, content, the share of a zip's members to read)."""
 JobResult = tuple[int, list["FileMatch"], list[tuple[str, str | None]]]
 """(entry position, matches, skipped (reason, nested path)) for one file."""
@@ -65,10 +84,11 @@ def _scan_batch(batch: list[FileJob]) -> list[JobResult]:
     from .layer_scan import scan_file
 
     assert _ENGINE is not None and _LIMITS is not None
-    return [
-        (position, *scan_file(path, data, _ENGINE, _LIMITS, shard))
-        for position, path, data, shard in batch
-    ]
+    results: list[JobResult] = []
+    for position, path, data, shard in batch:
+        content = data.read() if isinstance(data, Spilled) else data
+        results.append((position, *scan_file(path, content, _ENGINE, _LIMITS, shard)))
+    return results
 
 
 @dataclass
@@ -94,24 +114,47 @@ class FilePool:
         default_factory=deque
     )
     _in_flight: int = 0
+    _spill_dir: tempfile.TemporaryDirectory[str] | None = None
+    _spilled: dict[str, int] = field(default_factory=dict)
+    """Spilled file -> workers yet to report on it (it is removed when none is left)."""
 
     def _executor(self, worker: int) -> ProcessPoolExecutor:
         global _ENGINE, _LIMITS
         if worker not in self._executors:
             _ENGINE, _LIMITS = self.engine, self.limits  # inherited by the forked workers
             _ = self.engine.prefilter  # compiled once, here, and inherited by the workers
+            # What exists now lives as long as the scan: kept out of the collector's sight,
+            # a worker's collections do not write to (and so copy) every inherited page.
+            gc.freeze()
             self._executors[worker] = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("fork"), initializer=_enter_session
             )
         return self._executors[worker]
+
+    def share(self, position: int, path: str, data: bytes, collector: Collector) -> int:
+        """Give one zip to every worker, each to read its share of the members (see
+        units_of); returns how many batches that makes (the collector hears from each)."""
+        content: bytes | Spilled = data
+        try:
+            if self._spill_dir is None:
+                self._spill_dir = tempfile.TemporaryDirectory(prefix="layerscan-spill-")
+            fd, name = tempfile.mkstemp(dir=self._spill_dir.name)  # 0600, in a 0700 dir
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            content = Spilled(name)
+            self._spilled[name] = self.workers
+        except OSError as exc:  # no room on disk: send the bytes themselves
+            logger.info("cannot park a zip for the workers (%s); sending it", exc)
+        for part in range(self.workers):
+            self.submit([(position, path, content, (part, self.workers))], collector, part)
+        return self.workers
 
     def submit(self, batch: list[FileJob], collector: Collector, worker: int = 0) -> None:
         """Queue a batch for one worker; `collector` gets its results (or the failure) when
         collected. When too many bytes are in flight, the oldest batches are collected first."""
         while self._in_flight >= MAX_IN_FLIGHT_BYTES and self._pending:
             self._collect_finished()
-        # A shard holds a whole archive but reads only its share: count that share.
-        size = sum(len(data) // (shard[1] if shard else 1) for _, _, data, shard in batch)
+        size = sum(_held(data) for _, _, data, _ in batch)
         future = self._executor(worker).submit(_scan_batch, batch)
         self._pending.append((future, batch, size, collector, worker))
         self._in_flight += size
@@ -120,6 +163,25 @@ class FilePool:
         """Collect every batch still out."""
         while self._pending:
             self._collect_finished()
+
+    @property
+    def busy(self) -> bool:
+        """Some batch is still out."""
+        return bool(self._pending)
+
+    def poll(self) -> None:
+        """Collect the batches already finished, without waiting."""
+        finished = [item for item in self._pending if item[0].done()]
+        for item in finished:
+            self._pending.remove(item)
+            self._collect(*item)
+
+    def collect_some(self) -> bool:
+        """Wait for at least one batch and collect it; False when none is out."""
+        if not self._pending:
+            return False
+        self._collect_finished()
+        return True
 
     def _collect_finished(self) -> None:
         """Wait for some batch to finish, then collect every finished one (in any order:
@@ -140,6 +202,9 @@ class FilePool:
         worker: int,
     ) -> None:
         self._in_flight -= size
+        for _, _, data, _ in batch:
+            if isinstance(data, Spilled):
+                self._release(data.path)
         paths = sorted({path for _, path, _, _ in batch})
         try:
             results: list[JobResult] | BatchFailure = future.result()
@@ -152,8 +217,24 @@ class FilePool:
             results = BatchFailure(paths, f"scanning failed ({exc!r})")
         collector(results)
 
+    def _release(self, name: str) -> None:
+        self._spilled[name] -= 1
+        if self._spilled[name] <= 0:
+            del self._spilled[name]
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+
     def close(self) -> None:
         """Stop the workers (batches still out are lost: drain() first)."""
         for executor in self._executors.values():
             executor.shutdown(wait=True, cancel_futures=True)
         self._executors.clear()
+        self._spilled.clear()
+        if self._spill_dir is not None:
+            self._spill_dir.cleanup()
+            self._spill_dir = None
+
+
+def _held(data: bytes | Spilled) -> int:
+    """Bytes a job holds in the reader's memory until it is collected."""
+    return 0 if isinstance(data, Spilled) else len(data)

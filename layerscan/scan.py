@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import LayerCache, code_fingerprint, rules_fingerprint
+from .cache import FileState, LayerCache, code_fingerprint, file_state, rules_fingerprint
 from .content import ContentLimits
 from .detect.engine import Engine
 from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
@@ -168,14 +168,15 @@ def scan_image(
     files = scanned_bytes = 0
     limits = options.walk_limits
     pool: FilePool | None = None
-    waiting: deque[tuple[Layer, LayerOutcome, bool]] = deque()
+    waiting: deque[tuple[Layer, LayerOutcome, bool, FileState | None]] = deque()
 
     def settle() -> None:
-        """Replay the layers whose outcomes are complete, in order."""
-        while waiting:
-            layer, outcome, cached = waiting.popleft()
+        """Replay, in order, the layers whose outcomes are complete (while later layers are
+        still read or scanned: the replay overlaps the workers' scanning)."""
+        while waiting and waiting[0][1].batches_out == 0:
+            layer, outcome, cached, before = waiting.popleft()
             if cache is not None and not cached:
-                cache.put(layer, outcome)
+                cache.put(layer, outcome, before)
             log.problems.extend(outcome.problems)
             if outcome.check is not None:
                 log.checks[layer.index] = outcome.check
@@ -188,6 +189,7 @@ def scan_image(
             timeline.begin_layer(layer.index)
             if not layer_within_image_limits(layer.index, log, limits):
                 continue
+            before = file_state(layer.location) if cache is not None else None
             outcome = cache.get(layer, rules) if cache is not None else None
             cached = outcome is not None
             if outcome is None:
@@ -205,15 +207,19 @@ def scan_image(
             scanned_bytes += outcome.bytes
             if progress is not None:
                 progress(layer.index, len(image.layers), files, scanned_bytes)
-            waiting.append((layer, outcome, cached))
-            if pool is None:
-                settle()  # nothing is out with workers: this layer is complete
-        if pool is not None:
-            pool.drain()  # every layer was read while the workers scanned
+            waiting.append((layer, outcome, cached, before))
+            if pool is not None:
+                pool.poll()
+            settle()
+        while waiting:  # every layer was read; the workers finish theirs
+            if pool is None or not pool.collect_some():
+                raise RuntimeError("a layer waits for batches no worker has")
+            if not pool.busy:
+                pool.close()  # their memory is given back before the last replays
+            settle()
     finally:
         if pool is not None:
             pool.close()
-    settle()
     log.problems.sort(key=lambda problem: problem.layer_index)  # stable: in-layer order kept
     findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))

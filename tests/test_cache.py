@@ -179,3 +179,82 @@ def test_a_manifest_that_names_other_bytes_is_not_served_from_the_cache(tmp_path
     assert document["layers"][0]["verified"] is False
     assert any(TAMPERED_CLAIM in warning for warning in document["warnings"])
     assert document == _report(tampered, None)
+
+
+def _hashes_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the blobs the cache hashes (the real hashing still runs)."""
+    from layerscan import cache as cache_module
+
+    hashed: list[int] = []
+    real = cache_module.blob_digest
+
+    def counting(layer: Any) -> str:
+        hashed.append(layer.index)
+        return real(layer)
+
+    monkeypatch.setattr(cache_module, "blob_digest", counting)
+    return hashed
+
+
+def test_an_unchanged_image_file_is_not_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold scan remembers each blob's file state; the rescan trusts it, hashes
+    nothing, and reports the same (verified) layers."""
+    import layerscan.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)  # the copy was made just now
+    target = tmp_path / "demo.tar"
+    target.write_bytes(BUNDLED_DEMO.read_bytes())
+    cold, _ = _scan_counting(target, tmp_path / "cache")
+    hashed = _hashes_counted(monkeypatch)
+    warm, cache = _scan_counting(target, tmp_path / "cache")
+    assert cache.hits == 10 and hashed == []
+    assert warm == cold == _report(target, None)
+    assert all(layer["verified"] is True for layer in warm["layers"])
+
+
+def test_a_rewritten_image_file_is_hashed_and_its_changed_layer_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credentials: Any
+) -> None:
+    """Rewriting the file in place, same size and mtime put back, still changes its ctime:
+    every blob is hashed again and the changed layer is scanned, not served."""
+    import os
+
+    import layerscan.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 0.0)
+    target = tmp_path / "demo.tar"
+    target.write_bytes(BUNDLED_DEMO.read_bytes())
+    _scan_counting(target, tmp_path / "cache")
+    token = credentials.github_token
+    planted = {"srv/app/planted.env": f"TOKEN={token}\n".encode()}
+    original = target.stat()
+    tampered = rewrite_layer(
+        BUNDLED_DEMO, 8, lambda layer: _append_members(layer, planted), tmp_path / "t.tar"
+    )
+    with open(target, "r+b") as handle:  # same inode, new bytes
+        handle.write(tampered.read_bytes())
+        handle.truncate()
+    os.utime(target, ns=(original.st_atime_ns, original.st_mtime_ns))
+    hashed = _hashes_counted(monkeypatch)
+    document, cache = _scan_counting(target, tmp_path / "cache")
+    assert len(hashed) >= 9 and cache.misses >= 1
+    assert any(f["path"] == "/srv/app/planted.env" for f in document["findings"])
+    assert document == _report(target, None)
+
+
+def test_a_file_changed_moments_before_it_was_read_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within RACY_SECONDS of its last change a file's timestamps could miss a second write:
+    such a file is hashed again on every scan until it has been still long enough."""
+    import layerscan.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_SECONDS", 3600.0)  # "moments" however slow the run
+    target = tmp_path / "demo.tar"
+    target.write_bytes(BUNDLED_DEMO.read_bytes())  # changed just now
+    _scan_counting(target, tmp_path / "cache")
+    hashed = _hashes_counted(monkeypatch)
+    _, cache = _scan_counting(target, tmp_path / "cache")
+    assert cache.hits == 10 and sorted(hashed) == list(range(10))

@@ -63,11 +63,15 @@ def test_a_dead_worker_costs_only_its_files(monkeypatch: pytest.MonkeyPatch) -> 
     assert any(f["source"] == "config" for f in document["findings"])
 
 
-def test_a_large_zip_split_between_workers_gives_the_same_report() -> None:
+def test_a_large_zip_split_between_workers_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A wheel or a jar over SHARD_FROM is read by every worker, each taking its share of
-    the members; the findings are the same as one process reading it whole."""
+    the members; the findings are the same as one process reading it whole. The zip is
+    parked in a private directory for the workers, which is gone after the scan."""
     import io
     import random
+    import tempfile
     import zipfile
 
     from layerscan.layer_scan import SHARD_FROM
@@ -92,7 +96,9 @@ def test_a_large_zip_split_between_workers_gives_the_same_report() -> None:
         document["summary"].pop("seconds")
         return document
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     split = report(2)
+    assert list(tmp_path.iterdir()) == []  # the parked copy and its directory are removed
     assert split == report(-1)
     members = {f["nested_path"] for f in split["findings"]}
     assert {f"pkg/conf{number}.env" for number in range(6)} <= members

@@ -104,3 +104,39 @@ def test_a_rule_hyperscan_cannot_take_still_runs() -> None:
     with engine.session():
         found = engine.scan_text("x = tok_Q7xK2mP9vL4tR8wN3zB6\n", "a.env")
     assert [m.secret for m in found] == ["Q7xK2mP9vL4tR8wN3zB6"]
+
+
+def test_binaries_are_read_for_strings_only_when_a_provider_format_may_be_there(
+    tmp_path: Path,
+) -> None:
+    """The strings of a .pyc, an ELF or a class file run only provider-format rules; a
+    binary in which none of them can match is not taken apart. The findings are the same as
+    without the check (an engine with no prefilter takes every binary apart)."""
+    import shutil
+
+    from layerscan.content import ContentLimits
+    from layerscan.layer_scan import scan_file
+
+    from .content_samples import class_with, elf_with, pyc_with, token
+
+    builders = {"settings.pyc": pyc_with}
+    if shutil.which("gcc"):
+        builders["prog"] = elf_with
+    if shutil.which("javac"):
+        builders["Secret.class"] = class_with
+    gated = Engine(load_rules(), SecretsCore(), prefilter=True)
+    assert gated.prefilter is not None
+    ungated = Engine(load_rules(), SecretsCore(), prefilter=False)
+    for name, build in builders.items():
+        for secret in (token("Gate"), "no provider format in here"):
+            folder = tmp_path / f"{name}-{len(secret)}"
+            folder.mkdir()
+            data = build(secret, folder)
+            assert gated.may_find_in_strings(data) is secret.startswith("ghp_"), name
+            with gated.session():
+                found = scan_file(f"/app/{name}", data, gated, ContentLimits())
+            with ungated.session():
+                expected = scan_file(f"/app/{name}", data, ungated, ContentLimits())
+            assert found == expected, name
+            matches, _ = found
+            assert any(m.secret == secret for m, _ in matches) is secret.startswith("ghp_")

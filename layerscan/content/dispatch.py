@@ -6,7 +6,7 @@ and the nested path ("lib/inner.jar!config/x.properties") are kept in this one p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import archives, strings, text
 from .limits import DEFAULT_LIMITS, Budget, ContentLimits
@@ -15,9 +15,17 @@ from .shard import Shard
 from .sniff import ARCHIVES, Kind, sniff
 from .sqlite import read_tables
 
+StringsWanted = Callable[[bytes], bool]
+"""Says whether a binary's printable strings could hold a match (see Engine
+.may_find_in_strings): pulling them out of a .pyc or an ELF costs more than that check."""
+
 
 def units_of(
-    path: str, data: bytes, limits: ContentLimits | None = None, shard: Shard | None = None
+    path: str,
+    data: bytes,
+    limits: ContentLimits | None = None,
+    shard: Shard | None = None,
+    strings_wanted: StringsWanted | None = None,
 ) -> Iterator[Unit | Skipped]:
     """The units to scan in one file version (and what was skipped in it, with the reason).
 
@@ -25,6 +33,7 @@ def units_of(
     the byte budget); a file that is not a zip belongs wholly to shard 0.
     """
     limits = limits or DEFAULT_LIMITS
+    wanted = strings_wanted or _always
     if not data:
         return
     if shard is not None and shard[0] != 0 and sniff(data) is not Kind.ZIP:
@@ -40,10 +49,14 @@ def units_of(
                 yield member
             else:
                 yield from _units(
-                    member.data, _basename(member.name), (member.name,), limits, budget
+                    member.data, _basename(member.name), (member.name,), limits, budget, wanted
                 )
         return
-    yield from _units(data, _basename(path), (), limits, budget)
+    yield from _units(data, _basename(path), (), limits, budget, wanted)
+
+
+def _always(_: bytes) -> bool:
+    return True
 
 
 def _units(
@@ -52,13 +65,16 @@ def _units(
     parents: tuple[str, ...],
     limits: ContentLimits,
     budget: Budget,
+    wanted: StringsWanted,
 ) -> Iterator[Unit | Skipped]:
     nested = "!".join(parents) or None
     kind = sniff(data)
     if kind is Kind.TEXT:
         yield Unit(text.decode(data), filename, nested)
     elif kind in ARCHIVES:
-        yield from _archive(kind, data, filename, parents, limits, budget)
+        yield from _archive(kind, data, filename, parents, limits, budget, wanted)
+    elif kind in _STRINGS_KINDS and not wanted(data):
+        return  # checked whole: no provider format can match in its strings
     elif kind is Kind.ELF:
         yield from _strings(strings.elf_strings(data, limits.min_string_length), filename, nested)
     elif kind is Kind.CLASS:
@@ -84,6 +100,7 @@ def _archive(
     parents: tuple[str, ...],
     limits: ContentLimits,
     budget: Budget,
+    wanted: StringsWanted,
 ) -> Iterator[Unit | Skipped]:
     if len(parents) >= limits.max_depth:
         yield Skipped(Reason.DEPTH, "!".join(parents) or None)
@@ -93,8 +110,16 @@ def _archive(
             yield Skipped(member.reason, _join(parents, member.nested_path))
         else:
             yield from _units(
-                member.data, _basename(member.name), (*parents, member.name), limits, budget
+                member.data,
+                _basename(member.name),
+                (*parents, member.name),
+                limits,
+                budget,
+                wanted,
             )
+
+
+_STRINGS_KINDS = frozenset({Kind.ELF, Kind.CLASS, Kind.PYC})
 
 
 def _strings(found: str, filename: str, nested: str | None) -> Iterator[Unit]:

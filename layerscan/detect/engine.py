@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -76,8 +76,19 @@ class Engine:
         it: the history and config are short texts, see _scan_text)."""
         if self._prefilter is None and self._wants_prefilter:
             plugins = self.core.prefilter_patterns() if self.core is not None else {}
-            self._prefilter = Prefilter([rule.pattern for rule in self.rules], plugins)
+            self._prefilter = Prefilter(
+                [rule.pattern for rule in self.rules],
+                plugins,
+                strings_rules=[n for n, rule in enumerate(self.rules) if not rule.meta.generic],
+            )
         return self._prefilter
+
+    def may_find_in_strings(self, data: bytes) -> bool:
+        """Whether the printable strings of a binary could hold a match (strings run only the
+        provider-format rules, see scan_text): False saves pulling them out. Always True
+        until the prefilter is compiled."""
+        prefilter = self._prefilter
+        return prefilter is None or prefilter.may_hold_strings_match(data)
 
     def catalog(self) -> dict[str, RuleMeta]:
         """Every rule id this engine can report, with its metadata (for reports)."""
@@ -107,19 +118,21 @@ class Engine:
         a file copied between layers): a large text already scanned under the same name and
         path-bound rules gives the same matches, so it is looked up rather than rescanned.
         """
-        # What the prefilter scans: one byte per character, so offsets stay character offsets.
-        view = text.encode("ascii", "replace")
         if len(text) < _REMEMBER_FROM:
-            return self._scan_text(text, view, filename, path, heuristics)
-        exact = view if text.isascii() else text.encode("utf-8", "surrogatepass")
+            return self._scan_text(text, _view(text), filename, path, heuristics)
+        ascii_text = text.isascii()
+        exact = text.encode("ascii") if ascii_text else text.encode("utf-8", "surrogatepass")
         key = (
-            hashlib.blake2b(exact, digest_size=16).digest(),
+            # sha256: no two texts an image could be built to hold share a key (and with the
+            # CPU's SHA extensions it is the fastest hash hashlib has).
+            hashlib.sha256(exact).digest(),
             filename,
             heuristics,
             tuple(n for n, rule in enumerate(self.rules) if rule.paths and rule.applies_to(path)),
         )
         found = self._seen.get(key)
         if found is None:
+            view = exact if ascii_text else _view(text)
             found = self._scan_text(text, view, filename, path, heuristics)
             self._seen[key] = found
             if len(self._seen) > _REMEMBERED:
@@ -140,18 +153,17 @@ class Engine:
         index = LineIndex(text)
         lowered: str | None = None
         ours: list[Match] = []
-        for number, rule in enumerate(self.rules):
-            if not rule.applies_to(path) or (rule.meta.generic and not heuristics):
+        # With the prefilter, only the rules it flagged (and those it cannot take) run.
+        numbers: Iterable[int] = range(len(self.rules))
+        if prefilter is not None and hits is not None:
+            numbers = sorted(hits.rule_ends.keys() | prefilter.unfiltered_rules)
+        for number in numbers:
+            rule = self.rules[number]
+            if (rule.meta.generic and not heuristics) or not rule.applies_to(path):
                 continue
             windows = None
-            if (
-                prefilter is not None
-                and hits is not None
-                and number not in prefilter.unfiltered_rules
-            ):
-                ends = hits.rule_ends.get(number)
-                if ends is None:
-                    continue
+            ends = hits.rule_ends.get(number) if hits is not None else None
+            if ends is not None:
                 windows = candidate_windows(ends, rule.reach, len(text))
             if rule.keywords and windows is None:
                 lowered = text.lower() if lowered is None else lowered
@@ -193,6 +205,11 @@ class Engine:
             if kept is None or candidate.rule.severity.rank > kept.rule.severity.rank:
                 best[key] = candidate
         return list(best.values())
+
+
+def _view(text: str) -> bytes:
+    """What the prefilter scans: one byte per character, so offsets stay character offsets."""
+    return text.encode("ascii", "replace")
 
 
 def _pair_aws_keys(matches: list[Match]) -> list[Match]:

@@ -1,8 +1,10 @@
-"""Offsets to line numbers, computed once per text and only when something matched."""
+"""Offsets to line numbers, computed only where something matched.
+
+Matches are few and mostly come in text order, so line breaks are counted (str.count, in C)
+from the last offset asked about rather than listed for the whole text in Python.
+"""
 
 from __future__ import annotations
-
-import bisect
 
 
 class LineIndex:
@@ -11,6 +13,22 @@ class LineIndex:
     def __init__(self, text: str) -> None:
         self._text = text
         self._starts: list[int] | None = None
+        self._offset = 0
+        self._line = 1
+
+    def line_of(self, offset: int) -> int:
+        if offset < self._offset:  # a step back: count again from the start
+            self._offset, self._line = 0, 1
+        self._line += self._text.count("\n", self._offset, offset)
+        self._offset = offset
+        return self._line
+
+    def line_span(self, offset: int) -> tuple[int, int, int]:
+        """(number, start, end) of the line holding `offset`; `end` is its line break's offset
+        (or the text's end)."""
+        text = self._text
+        end = text.find("\n", offset)
+        return self.line_of(offset), text.rfind("\n", 0, offset) + 1, len(text) if end < 0 else end
 
     def _line_starts(self) -> list[int]:
         if self._starts is None:
@@ -22,9 +40,6 @@ class LineIndex:
                 position = find("\n", position + 1)
             self._starts = starts
         return self._starts
-
-    def line_of(self, offset: int) -> int:
-        return bisect.bisect_right(self._line_starts(), offset)
 
     def line_start(self, number: int) -> int:
         """Offset of the first character of a line."""

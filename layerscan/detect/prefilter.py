@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +122,10 @@ class Prefilter:
         self,
         rule_patterns: Sequence[re.Pattern[str]],
         plugin_patterns: Mapping[str, Sequence[PluginPattern]],
+        strings_rules: Collection[int] = (),
     ) -> None:
+        """`strings_rules` are the rules that run on strings pulled out of binaries: a second,
+        smaller database over them tells whether a binary is worth pulling strings from."""
         if _hyperscan is None:
             raise RuntimeError("the hyperscan package is not installed")
         self._rule_of: dict[int, int] = {}
@@ -152,6 +155,15 @@ class Prefilter:
             for number, *_ in candidates
             if number not in compiled and number in self._plugin_of
         }
+        wanted = set(strings_rules)
+        self._strings_always = not wanted.isdisjoint(self.unfiltered_rules)
+        self._strings_database = self._build(
+            [
+                (number, source, flags)
+                for number, source, flags in candidates
+                if number in compiled and self._rule_of.get(number) in wanted
+            ]
+        )
 
     @staticmethod
     def _form(
@@ -218,3 +230,30 @@ class Prefilter:
 
         self._database.scan(view, match_event_handler=on_match)
         return hits
+
+    def may_hold_strings_match(self, data: bytes) -> bool:
+        """False only when none of the strings rules can match in the printable strings of
+        `data`: each string pulled out of a binary is a run of its printable bytes, so a match
+        inside one is a match in the bytes themselves, with every other byte read as a line
+        break (one match spanning two strings would join two unrelated constants)."""
+        if self._strings_always:
+            return True
+        if self._strings_database is None:
+            return False
+        assert _hyperscan is not None
+
+        def stop(*_: object) -> bool:
+            return True
+
+        try:
+            self._strings_database.scan(
+                data.translate(_NON_PRINTABLE_AS_BREAKS), match_event_handler=stop
+            )
+        except _hyperscan.ScanTerminated:
+            return True
+        return False
+
+
+_NON_PRINTABLE_AS_BREAKS = bytes(
+    byte if byte == 9 or 0x20 <= byte <= 0x7E else 10 for byte in range(256)
+)

@@ -214,24 +214,24 @@ class SecretsCore:
         if prefilter.unfiltered_plugins:
             return None
         lines = LineIndex(text)
-        flagged: dict[tuple[int, int], tuple[str, set[str]]] = {}
+        flagged: dict[tuple[int, int], tuple[str, int, set[str]]] = {}
         for plugin, spans in plugin_spans.items():
             entropy = self._entropy_limits().get(plugin)
             for start, end in spans:
                 if entropy and start is not None and not _may_exceed(text[start:end], *entropy):
                     continue
-                number = lines.line_of(max(end - 1, 0))
-                line = lines.line_text(number)
+                number, line_start, line_end = lines.line_span(max(end - 1, 0))
                 window = 0
-                if len(line) > _LONG_LINE:
-                    line_start = lines.line_start(number)
+                if line_end - line_start > _LONG_LINE:
                     first = end - _REACH_BACK if start is None else start - _WINDOW_BEFORE
                     window = max(0, first - line_start)
-                    line = line[window : end - line_start + _WINDOW_AFTER]
-                flagged.setdefault((number, window), (line, set()))[1].add(plugin)
+                    line = text[line_start + window : min(line_end, end + _WINDOW_AFTER)]
+                else:
+                    line = text[line_start:line_end]
+                flagged.setdefault((number, window), (line, line_start, set()))[2].add(plugin)
         return [
-            (number, line, lines.line_text(number - 1) if number > 1 else "", frozenset(plugins))
-            for (number, _), (line, plugins) in sorted(flagged.items())
+            (number, line, _line_before(text, line_start), frozenset(plugins))
+            for (number, _), (line, line_start, plugins) in sorted(flagged.items())
         ]
 
     def _entropy_limits(self) -> dict[str, tuple[frozenset[str], float]]:
@@ -323,6 +323,13 @@ class SecretsCore:
                         context=context,
                     ):
                         yield secret
+
+
+def _line_before(text: str, line_start: int) -> str:
+    """The line before the one starting at `line_start` ('' for the first line)."""
+    if line_start == 0:
+        return ""
+    return text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
 
 
 def _may_exceed(quoted: str, charset: frozenset[str], limit: float) -> bool:

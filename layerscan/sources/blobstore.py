@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
 from ..errors import ImageFormatError, TargetError
-from ..image import Opener, is_digest
+from ..image import BlobLocation, Opener, is_digest
 
 MAX_DOCUMENT_BYTES = 16 << 20
 """Manifests, indexes and configs are small; anything larger is refused, not parsed."""
@@ -39,6 +39,10 @@ class BlobStore(Protocol):
 
     def opener(self, name: str) -> Opener:
         """A function returning a fresh stream of the named file at each call."""
+
+    def location(self, name: str) -> BlobLocation | None:
+        """Where the named file's bytes sit in a file the user gave (None for a copy of our
+        own, such as a spooled stream)."""
 
     def close(self) -> None:
         """Release what the store holds (spooled copies are deleted)."""
@@ -166,6 +170,12 @@ class _IndexedStore:
 
         return open_member
 
+    def location(self, name: str) -> BlobLocation | None:
+        member = self._resolve(name)
+        if member is None or not member.path:
+            return None
+        return BlobLocation(os.path.abspath(member.path), member.offset, member.size)
+
     def close(self) -> None:
         """Nothing to release for a tar read in place."""
 
@@ -243,6 +253,9 @@ class SpoolStore(_IndexedStore):
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise TargetError(f"{self.description} is not a readable tar stream ({exc})") from exc
 
+    def location(self, name: str) -> BlobLocation | None:
+        return None  # our own spooled copy, new at every run
+
     def close(self) -> None:
         shutil.rmtree(self._directory, ignore_errors=True)
 
@@ -283,6 +296,12 @@ class DirStore:
             return os.fdopen(fd, "rb", buffering=1 << 20)
 
         return open_blob
+
+    def location(self, name: str) -> BlobLocation | None:
+        try:
+            return BlobLocation(os.path.abspath(self._path(name)), 0, self.size(name))
+        except (ImageFormatError, OSError):
+            return None
 
     def close(self) -> None:
         """Nothing to release for a directory read in place."""

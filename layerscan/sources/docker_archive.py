@@ -120,6 +120,7 @@ def load(
         blobs.append(
             LayerBlob(
                 opener=oci.opener_or_missing(store, name),
+                location=store.location(name) if store.has(name) else None,
                 digest=digest,
                 size=size if size is not None else (store.size(name) if store.has(name) else None),
                 media_type=media_type or (LEGACY_LAYER_TYPE if digest is None else None),

@@ -173,6 +173,7 @@ def load_manifest(
         blobs.append(
             LayerBlob(
                 opener=opener_or_missing(store, name),
+                location=store.location(name) if store.has(name) else None,
                 digest=digest,
                 size=descriptor.get("size") if isinstance(descriptor.get("size"), int) else None,
                 media_type=str(descriptor.get("mediaType") or "") or None,
