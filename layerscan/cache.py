@@ -32,10 +32,12 @@ import zlib
 from collections.abc import Iterable, Mapping
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Any
 
 from .detect.rules import Rule, RuleMeta
 from .image import BlobLocation, Layer
 from .layer_scan import LayerOutcome, dump_outcome, load_outcome
+from .result_store import StoredResult, dump_result, load_result
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +156,13 @@ class LayerCache:
             " size INTEGER NOT NULL, state TEXT NOT NULL, digest TEXT NOT NULL,"
             " used REAL NOT NULL, PRIMARY KEY (path, offset, size))"
         )
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
+            " used REAL NOT NULL, result BLOB NOT NULL)"
+        )
         connection.execute("SELECT count(*) FROM layers").fetchone()
         connection.execute("SELECT count(*) FROM known_blobs").fetchone()
+        connection.execute("SELECT count(*) FROM images").fetchone()
         return connection
 
     def _rebuild(self) -> sqlite3.Connection | None:
@@ -184,13 +191,14 @@ class LayerCache:
             self.hits += 1
         return outcome
 
-    def _lookup(self, layer: Layer, rules: Mapping[str, RuleMeta]) -> LayerOutcome | None:
+    def _verified_row(self, layer: Layer, columns: str) -> tuple[str, Any] | None:
+        """(key, row) of the layer's entry, if its blob is the one that was scanned."""
         if self._connection is None or not self.usable(layer):
             return None
         key = self._key(str(layer.diff_id))
         try:
             row = self._connection.execute(
-                "SELECT schema, blob_digest, outcome FROM layers WHERE key = ?", (key,)
+                f"SELECT schema, blob_digest{columns} FROM layers WHERE key = ?", (key,)
             ).fetchone()
         except sqlite3.Error as exc:
             logger.warning("layer cache read failed (%s); scanning the layer", exc)
@@ -205,6 +213,17 @@ class LayerCache:
         except (OSError, ValueError) as exc:
             logger.info("layer %d blob not hashable for the cache (%s)", layer.index, exc)
             return None
+        return key, row
+
+    def holds(self, layer: Layer) -> bool:
+        """The layer has an entry and its blob is the one that was scanned (see get)."""
+        return self._verified_row(layer, "") is not None
+
+    def _lookup(self, layer: Layer, rules: Mapping[str, RuleMeta]) -> LayerOutcome | None:
+        found = self._verified_row(layer, ", outcome")
+        if found is None:
+            return None
+        key, row = found
         try:
             outcome = load_outcome(zlib.decompress(row[2]), layer.index, rules)
         except (ValueError, zlib.error, TypeError) as exc:
@@ -302,6 +321,52 @@ class LayerCache:
             )
         except sqlite3.Error as exc:
             logger.warning("layer cache write failed (%s)", exc)
+
+    def image_result(self, key: str, rules: Mapping[str, RuleMeta]) -> StoredResult | None:
+        """A whole image's stored result (see result_store); the caller checks its layers."""
+        if self._connection is None:
+            return None
+        try:
+            row = self._connection.execute(
+                "SELECT schema, result FROM images WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("layer cache read failed (%s)", exc)
+            return None
+        if row is None or row[0] != SCHEMA:
+            return None
+        try:
+            result = load_result(zlib.decompress(row[1]), rules)
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            logger.warning("an image entry of the cache is corrupt (%s)", type(exc).__name__)
+            return None
+        with contextlib.suppress(sqlite3.Error):
+            self._connection.execute("UPDATE images SET used = ? WHERE key = ?", (time.time(), key))
+        return result
+
+    def put_image_result(self, key: str, result: StoredResult) -> None:
+        if self._connection is None:
+            return
+        data = zlib.compress(dump_result(result), 6)
+        try:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?)",
+                (key, SCHEMA, time.time(), data),
+            )
+            self._connection.execute(
+                "DELETE FROM images WHERE key NOT IN "
+                "(SELECT key FROM images ORDER BY used DESC LIMIT ?)",
+                (self._max_entries,),
+            )
+        except sqlite3.Error as exc:
+            logger.warning("layer cache write failed (%s)", exc)
+
+    def image_key(self, parts: Iterable[str]) -> str:
+        """The key of an image's result: these settings and the given identity parts."""
+        digest = hashlib.sha256(f"{SCHEMA}\0{self._settings}".encode())
+        for part in parts:
+            digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
+        return "image:" + digest.hexdigest()
 
     def _touch(self, key: str) -> None:
         with contextlib.suppress(sqlite3.Error):

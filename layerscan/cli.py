@@ -160,6 +160,7 @@ def _options(
     return ScanOptions(
         workers={0: None, 1: -1}.get(jobs, jobs),
         cache_dir=None if no_cache else cache_dir or default_cache_dir(),
+        reuse_image_results=True,  # reports need the findings and per-layer counts only
         image_ref=image,
         platform=platform,
         max_file_bytes=max_file_size,

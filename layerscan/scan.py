@@ -7,6 +7,7 @@ replayed, so findings are assembled after the walk.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter, deque
@@ -26,6 +27,7 @@ from .findings import Finding, LayerRef, RemovedBy, Source
 from .image import Image, Layer
 from .layer_scan import FileHook, FileMatch, LayerOutcome, scan_layer
 from .parallel import FilePool, worker_count
+from .result_store import StoredResult
 from .severity import Confidence, Severity
 from .sources import OpenOptions, open_image
 from .timeline import Timeline, Version
@@ -47,6 +49,11 @@ class ScanOptions:
     max_archive_depth: int = ContentLimits().max_depth
     cache_dir: Path | None = None
     """Where layer outcomes are cached (see cache.py); None scans without a cache."""
+    reuse_image_results: bool = False
+    """With a cache: an image whose layers, config and settings were all scanned before gets
+    that scan's findings back without replaying its layers; its timeline then holds the
+    per-layer counts only (enough for reports; `recover` and API users that walk versions
+    leave this off)."""
     workers: int | None = None
     """Processes scanning file contents beside the reader: None or 0 for one per core (on
     images over PARALLEL_FROM bytes), 1 or more to force that many, -1 for none."""
@@ -136,7 +143,7 @@ def open_cache(options: ScanOptions, engine: Engine) -> LayerCache | None:
                     options.max_archive_depth,
                     options.use_detect_secrets,
                     options.walk_limits,
-                    engine.prefilter is not None,
+                    engine.uses_prefilter,  # not compiled here: a cached rescan never needs it
                 )
             ),
         ]
@@ -169,14 +176,18 @@ def scan_image(
     limits = options.walk_limits
     pool: FilePool | None = None
     waiting: deque[tuple[Layer, LayerOutcome, bool, FileState | None]] = deque()
+    reusable = False  # whether this scan's result may be stored for the image
 
     def settle() -> None:
         """Replay, in order, the layers whose outcomes are complete (while later layers are
         still read or scanned: the replay overlaps the workers' scanning)."""
+        nonlocal reusable
         while waiting and waiting[0][1].batches_out == 0:
             layer, outcome, cached, before = waiting.popleft()
             if cache is not None and not cached:
                 cache.put(layer, outcome, before)
+            if not (cached or outcome.cacheable):
+                reusable = False
             log.problems.extend(outcome.problems)
             if outcome.check is not None:
                 log.checks[layer.index] = outcome.check
@@ -184,10 +195,21 @@ def scan_image(
             packages.update(outcome.packages)
             _replay(outcome, timeline, log, matches)
 
+    image_key = None
+    if cache is not None and options.reuse_image_results:
+        image_key = cache.image_key(_image_identity(image))
+        if all(cache.holds(layer) for layer in image.layers):
+            stored = cache.image_result(image_key, rules)
+            if stored is not None:
+                logger.info("every layer and the config were scanned before: results reused")
+                return _from_stored(image, stored, rules)
+    reusable = image_key is not None  # every layer complete and verified, so far
+
     try:
         for layer in image.layers:
             timeline.begin_layer(layer.index)
             if not layer_within_image_limits(layer.index, log, limits):
+                reusable = False
                 continue
             before = file_state(layer.location) if cache is not None else None
             outcome = cache.get(layer, rules) if cache is not None else None
@@ -224,6 +246,11 @@ def scan_image(
     findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
     findings.sort(key=_finding_order)
+    if cache is not None and image_key is not None and reusable:
+        cache.put_image_result(
+            image_key,
+            StoredResult(findings, log, timeline.stats, skipped, files, scanned_bytes),
+        )
     return ScanResult(
         image=image,
         findings=findings,
@@ -233,6 +260,33 @@ def scan_image(
         skipped=skipped,
         files_scanned=files,
         bytes_scanned=scanned_bytes,
+    )
+
+
+def _image_identity(image: Image) -> list[str]:
+    """What a scan's result depends on besides the settings: the config (history, ENV,
+    labels) and each layer's identity."""
+    return [
+        json.dumps(image.config, sort_keys=True, ensure_ascii=False),
+        *(
+            f"{layer.index}|{layer.diff_id}|{layer.digest}|{layer.size}|{layer.media_type}"
+            for layer in image.layers
+        ),
+    ]
+
+
+def _from_stored(image: Image, stored: StoredResult, rules: dict[str, RuleMeta]) -> ScanResult:
+    timeline = Timeline()
+    timeline.stats.update(stored.stats)
+    return ScanResult(
+        image=image,
+        findings=stored.findings,
+        log=stored.log,
+        timeline=timeline,
+        rules=rules,
+        skipped=stored.skipped,
+        files_scanned=stored.files_scanned,
+        bytes_scanned=stored.bytes_scanned,
     )
 
 

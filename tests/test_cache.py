@@ -258,3 +258,57 @@ def test_a_file_changed_moments_before_it_was_read_is_not_trusted(
     hashed = _hashes_counted(monkeypatch)
     _, cache = _scan_counting(target, tmp_path / "cache")
     assert cache.hits == 10 and sorted(hashed) == list(range(10))
+
+
+def _json_report(*args: str) -> tuple[dict[str, Any], str]:
+    """`layerscan scan ... -f json -v` run as a user would: (report, stderr)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "report.json"
+        run = layerscan("scan", *args, "-f", "json", "-o", str(out), "-v", "--fail-on", "never")
+        assert run.code == 0, run.stderr
+        document = json.loads(out.read_text())
+    document["summary"].pop("seconds")
+    return document, run.stderr
+
+
+def test_a_rescan_of_the_same_image_reuses_its_result_and_reports_the_same(
+    tmp_path: Path,
+) -> None:
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    uncached, _ = _json_report(str(BUNDLED_DEMO), "--no-cache")
+    cold, cold_log = _json_report(str(BUNDLED_DEMO), *cache)
+    warm, warm_log = _json_report(str(BUNDLED_DEMO), *cache)
+    assert "results reused" not in cold_log and "results reused" in warm_log
+    assert warm == cold == uncached
+    with sqlite3.connect(tmp_path / "cache" / "layers.sqlite") as db:
+        db.execute("UPDATE images SET result = ?", (zlib.compress(b'{"findings": 7}'),))
+    again, again_log = _json_report(str(BUNDLED_DEMO), *cache)
+    assert "results reused" not in again_log and "corrupt" in again_log
+    assert again == uncached
+
+
+def test_an_image_with_the_same_layers_and_another_config_is_scanned_again(
+    tmp_path: Path, credentials: Any
+) -> None:
+    """Same layers, other config (an ENV added): the layers come from the cache, the
+    findings are worked out again, the config's secret among them."""
+    token = credentials.github_token
+    changed = tmp_path / "changed.tar"
+    with tarfile.open(BUNDLED_DEMO) as source, tarfile.open(changed, "w") as target:
+        [entry] = json.load(source.extractfile("manifest.json"))  # type: ignore[arg-type]
+        for info in source.getmembers():
+            data = source.extractfile(info).read() if info.isreg() else None  # type: ignore[union-attr]
+            if info.name == entry["Config"] and data is not None:
+                config = json.loads(data)
+                config["config"]["Env"] = [*config["config"].get("Env", []), f"CI_TOKEN={token}"]
+                data = json.dumps(config).encode()
+                info.size = len(data)
+            target.addfile(info, io.BytesIO(data) if data is not None else None)
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    _json_report(str(BUNDLED_DEMO), *cache)
+    document, log = _json_report(str(changed), *cache)
+    assert "results reused" not in log and "taken from the cache" in log
+    assert any(f["source"] == "config" and f["key"] == "Env.CI_TOKEN" for f in document["findings"])
+    assert document == _json_report(str(changed), "--no-cache")[0]

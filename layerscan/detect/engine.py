@@ -71,6 +71,11 @@ class Engine:
         self._seen: OrderedDict[tuple[object, ...], list[Match]] = OrderedDict()
 
     @property
+    def uses_prefilter(self) -> bool:
+        """Whether scans will go through the prefilter (it is compiled on first use)."""
+        return self._wants_prefilter
+
+    @property
     def prefilter(self) -> Prefilter | None:
         """The Hyperscan database, compiled on first use (a fully cached rescan never needs
         it: the history and config are short texts, see _scan_text)."""
