@@ -51,6 +51,8 @@ FileHook = Callable[[int, int], None]
 _NAME_FINDING_CHARS = 1 << 16
 _TRIM_EVERY = 64 << 20
 """Bytes read between two calls to give_back_free_pages."""
+PARK_FROM = 1 << 20
+"""A file this large reaches its worker through the pool's directory (FilePool.park)."""
 SHARD_FROM = 2 << 20
 """A zip this large (a wheel, a jar) is split between the workers, member by member."""
 
@@ -153,7 +155,8 @@ def scan_layer(
             outcome.batches_out += pool.share(position, entry.display_path, data, collect)
             continue
         worker = shard_of(entry.display_path, pool.workers)
-        batches.setdefault(worker, []).append((position, entry.display_path, data, None))
+        sent = pool.park(data) if len(data) >= PARK_FROM else data
+        batches.setdefault(worker, []).append((position, entry.display_path, sent, None))
         batch_bytes[worker] = batch_bytes.get(worker, 0) + len(data)
         if batch_bytes[worker] >= BATCH_BYTES or len(batches[worker]) >= BATCH_FILES:
             outcome.batches_out += 1

@@ -36,6 +36,8 @@ BATCH_FILES = 256
 logger = logging.getLogger(__name__)
 MAX_IN_FLIGHT_BYTES = 8 << 20
 """Bounds the memory the queue of batches can hold, whatever the layer holds."""
+MAX_PARKED_BYTES = 256 << 20
+"""Bounds the disk the parked contents (see FilePool.park) can take at once."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class FilePool:
     _in_flight: int = 0
     _spill_dir: tempfile.TemporaryDirectory[str] | None = None
     _spilled: dict[str, int] = field(default_factory=dict)
-    """Spilled file -> workers yet to report on it (it is removed when none is left)."""
+    """Parked file -> jobs yet to report on it (it is removed when none is left)."""
+    _parked_sizes: dict[str, int] = field(default_factory=dict)
+    _parked_bytes: int = 0
 
     def _executor(self, worker: int) -> ProcessPoolExecutor:
         global _ENGINE, _LIMITS
@@ -134,25 +138,35 @@ class FilePool:
     def share(self, position: int, path: str, data: bytes, collector: Collector) -> int:
         """Give one zip to every worker, each to read its share of the members (see
         units_of); returns how many batches that makes (the collector hears from each)."""
-        content: bytes | Spilled = data
+        content = self.park(data, self.workers)
+        for part in range(self.workers):
+            self.submit([(position, path, content, (part, self.workers))], collector, part)
+        return self.workers
+
+    def park(self, data: bytes, readers: int = 1) -> bytes | Spilled:
+        """Large contents go to the pool's private directory, to be read by `readers` jobs,
+        rather than through the workers' queues (which would hold pickled copies of them in
+        this process); the bytes themselves if they cannot be written."""
         try:
             if self._spill_dir is None:
                 self._spill_dir = tempfile.TemporaryDirectory(prefix="layerscan-spill-")
             fd, name = tempfile.mkstemp(dir=self._spill_dir.name)  # 0600, in a 0700 dir
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            content = Spilled(name)
-            self._spilled[name] = self.workers
         except OSError as exc:  # no room on disk: send the bytes themselves
-            logger.info("cannot park a zip for the workers (%s); sending it", exc)
-        for part in range(self.workers):
-            self.submit([(position, path, content, (part, self.workers))], collector, part)
-        return self.workers
+            logger.info("cannot park file contents for the workers (%s); sending them", exc)
+            return data
+        self._spilled[name] = readers
+        self._parked_bytes += len(data)
+        self._parked_sizes[name] = len(data)
+        return Spilled(name)
 
     def submit(self, batch: list[FileJob], collector: Collector, worker: int = 0) -> None:
         """Queue a batch for one worker; `collector` gets its results (or the failure) when
         collected. When too many bytes are in flight, the oldest batches are collected first."""
-        while self._in_flight >= MAX_IN_FLIGHT_BYTES and self._pending:
+        while self._pending and (
+            self._in_flight >= MAX_IN_FLIGHT_BYTES or self._parked_bytes >= MAX_PARKED_BYTES
+        ):
             self._collect_finished()
         size = sum(_held(data) for _, _, data, _ in batch)
         future = self._executor(worker).submit(_scan_batch, batch)
@@ -221,6 +235,7 @@ class FilePool:
         self._spilled[name] -= 1
         if self._spilled[name] <= 0:
             del self._spilled[name]
+            self._parked_bytes -= self._parked_sizes.pop(name, 0)
             with contextlib.suppress(OSError):
                 os.unlink(name)
 
@@ -230,6 +245,8 @@ class FilePool:
             executor.shutdown(wait=True, cancel_futures=True)
         self._executors.clear()
         self._spilled.clear()
+        self._parked_sizes.clear()
+        self._parked_bytes = 0
         if self._spill_dir is not None:
             self._spill_dir.cleanup()
             self._spill_dir = None

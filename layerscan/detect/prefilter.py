@@ -162,7 +162,8 @@ class Prefilter:
                 (number, source, flags)
                 for number, source, flags in candidates
                 if number in compiled and self._rule_of.get(number) in wanted
-            ]
+            ],
+            _hyperscan.HS_MODE_STREAM,  # read in chunks: a large binary is never copied whole
         )
 
     @staticmethod
@@ -191,9 +192,9 @@ class Prefilter:
         return {number for number, _, _ in accepted}
 
     @staticmethod
-    def _build(accepted: list[tuple[int, bytes, int]]) -> Any:
+    def _build(accepted: list[tuple[int, bytes, int]], mode: int | None = None) -> Any:
         assert _hyperscan is not None
-        database = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK)
+        database = _hyperscan.Database(mode=_hyperscan.HS_MODE_BLOCK if mode is None else mode)
         if accepted:
             database.compile(
                 expressions=[source for _, source, _ in accepted],
@@ -246,14 +247,16 @@ class Prefilter:
             return True
 
         try:
-            self._strings_database.scan(
-                data.translate(_NON_PRINTABLE_AS_BREAKS), match_event_handler=stop
-            )
+            with self._strings_database.stream(match_event_handler=stop) as stream:
+                for start in range(0, len(data), _STRINGS_CHUNK):
+                    chunk = data[start : start + _STRINGS_CHUNK]
+                    stream.scan(chunk.translate(_NON_PRINTABLE_AS_BREAKS))
         except _hyperscan.ScanTerminated:
             return True
         return False
 
 
+_STRINGS_CHUNK = 1 << 20
 _NON_PRINTABLE_AS_BREAKS = bytes(
     byte if byte == 9 or 0x20 <= byte <= 0x7E else 10 for byte in range(256)
 )
