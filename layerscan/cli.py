@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -546,8 +547,24 @@ def rules_command() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. Leaves without tearing the heap down object by object (a third
+    of a second after scanning a 50,000-file image): every file and pool is closed by then,
+    and the output streams and logs are flushed here."""
+    import logging
+
     from .memory import return_large_buffers
 
     return_large_buffers()
-    app()
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -15,7 +15,7 @@ from .shard import Shard
 from .sniff import ARCHIVES, Kind, sniff
 from .sqlite import read_tables
 
-StringsWanted = Callable[[bytes], bool]
+StringsWanted = Callable[[bytes | memoryview], bool]
 """Says whether a binary's printable strings could hold a match (see Engine
 .may_find_in_strings): pulling them out of a .pyc or an ELF costs more than that check."""
 
@@ -55,7 +55,7 @@ def units_of(
     yield from _units(data, _basename(path), (), limits, budget, wanted)
 
 
-def _always(_: bytes) -> bool:
+def _always(_: bytes | memoryview) -> bool:
     return True
 
 
@@ -73,7 +73,7 @@ def _units(
         yield Unit(text.decode(data), filename, nested)
     elif kind in ARCHIVES:
         yield from _archive(kind, data, filename, parents, limits, budget, wanted)
-    elif kind in _STRINGS_KINDS and not wanted(data):
+    elif kind in _STRINGS_KINDS and not any(map(wanted, strings.strings_regions(data))):
         return  # checked whole: no provider format can match in its strings
     elif kind is Kind.ELF:
         yield from _strings(strings.elf_strings(data, limits.min_string_length), filename, nested)

@@ -77,6 +77,14 @@ _SKIPPED_SECTIONS = (
 )
 
 
+def strings_regions(data: bytes) -> list[memoryview]:
+    """The parts of a binary its strings are read from (elf_strings reads only an ELF's
+    data sections; other formats are read whole), without copying them."""
+    whole = memoryview(data)
+    spans = _elf_data_sections(data) if data[:4] == b"\x7fELF" else None
+    return [whole] if spans is None else [whole[start:end] for start, end in spans]
+
+
 def _elf_data_sections(data: bytes) -> list[tuple[int, int]] | None:
     """(start, end) of every section worth reading, sorted and merged; None if malformed."""
     if len(data) < 64 or data[4] not in (1, 2) or data[5] not in (1, 2):

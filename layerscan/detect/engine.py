@@ -88,7 +88,7 @@ class Engine:
             )
         return self._prefilter
 
-    def may_find_in_strings(self, data: bytes) -> bool:
+    def may_find_in_strings(self, data: bytes | memoryview) -> bool:
         """Whether the printable strings of a binary could hold a match (strings run only the
         provider-format rules, see scan_text): False saves pulling them out. Always True
         until the prefilter is compiled."""

@@ -232,7 +232,7 @@ class Prefilter:
         self._database.scan(view, match_event_handler=on_match)
         return hits
 
-    def may_hold_strings_match(self, data: bytes) -> bool:
+    def may_hold_strings_match(self, data: bytes | memoryview) -> bool:
         """False only when none of the strings rules can match in the printable strings of
         `data`: each string pulled out of a binary is a run of its printable bytes, so a match
         inside one is a match in the bytes themselves, with every other byte read as a line
@@ -249,7 +249,7 @@ class Prefilter:
         try:
             with self._strings_database.stream(match_event_handler=stop) as stream:
                 for start in range(0, len(data), _STRINGS_CHUNK):
-                    chunk = data[start : start + _STRINGS_CHUNK]
+                    chunk = bytes(data[start : start + _STRINGS_CHUNK])
                     stream.scan(chunk.translate(_NON_PRINTABLE_AS_BREAKS))
         except _hyperscan.ScanTerminated:
             return True
