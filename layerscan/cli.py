@@ -550,11 +550,15 @@ def main() -> None:
     """Console entry point. Leaves without tearing the heap down object by object (a third
     of a second after scanning a 50,000-file image): every file and pool is closed by then,
     and the output streams and logs are flushed here."""
+    import gc
     import logging
 
     from .memory import return_large_buffers
 
     return_large_buffers()
+    # A scan allocates millions of short-lived objects and makes few cycles: collecting every
+    # 700 allocations (the default) cost 0.5 s of a 1 GB image's scan, every 20,000 0.2 s.
+    gc.set_threshold(20_000, 20, 20)
     try:
         app()
         code = 0
