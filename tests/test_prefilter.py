@@ -46,7 +46,9 @@ def test_planted_findings_are_the_same_with_and_without_the_prefilter(
     assert len(with_prefilter) >= 40
 
 
-KEYWORDS = ["password", "db_pass", "api_key", "secret", "PrivateKey", "client_key", "pwd"]
+KEYWORDS = [
+    "password", "db_pass", "api_key", "secret", "PrivateKey", "client_key", "pwd", "contraseña"
+]  # fmt: skip
 SHAPES = [
     '{k} = "Vq8fZt2LmN4pXw"',
     "{k}: Vq8fZt2LmN4pXw",
@@ -60,6 +62,22 @@ SHAPES = [
     "{k} => 'Vq8fZt2LmN4pXw'",
     '  "{k}" :   "Vq8fZt2LmN4pXw",',
     "export {k}=Vq8fZt2LmN4pXw",
+    # Odd spacing, operators and values: the prefilter assumes only that a value starts with
+    # a word character (the plugin's own SECRET says so) and the operator-less form ends in ';'.
+    '{k}=  "Vq8fZt2L mN4pXw";',
+    "{k}=='Vq8f'",
+    '{k}!=="Vq8fZt2LmN4pXw"',
+    "{k} ==='9Vq8fZt2LmN4pXw'",
+    "{k}\t=\tVq8f-Zt2L/mN4+pXw==",
+    "$config['{k}'] = \"Vq8fZt2LmN4pXw\";",
+    '{k}[]="Vq8fZt2LmN4pXw"',
+    '{k} = @"Vq8fZt2LmN4pXw"',
+    "{k}_secure := Vq8fZt2LmN4pXw",
+    "{k} 'Vq8fZt2LmN4pXw';",
+    "my{k}Field `Vq8fZt2LmN4pXw`;",
+    "{k}:'_Vq8fZt2LmN4pXw'",
+    '{k} = "Vq8fZt2LmN4pXw!"',
+    "{k}=Vq8fZt2LmN4pXw,",
 ]
 FILENAMES = ["app.py", "main.go", "config.yaml", "settings.ini", "Main.java", "a.c", "a.cpp", "x"]
 

@@ -186,9 +186,13 @@ class SecretsCore:
         for secret_type in _PLUGINS:
             plugin = classes[secret_type]()
             if secret_type == "Secret Keyword":
+                # Every value the plugin takes starts with a word character (its SECRET
+                # opens with (?=\w+)); the quoted form without an operator must end in ';'.
+                value = r"\s*@?['\"`]?[\w?]"
                 sources = [
-                    rf"(?:{deny}){word}(?:[\]'\"]{{0,2}}|\[[0-9]*\]|.assign)\s*[:=!(]",
-                    rf"(?:{deny}){word}\S{{0,50}}?\s*['\"`]",
+                    rf"(?:{deny}){word}(?:[\]'\"]{{0,2}}|\[[0-9]*\]|.assign)"
+                    rf"\s*(?::=?|[!=]{{1,3}}|=>|\(){value}",
+                    rf"(?:{deny}){word}\S{{0,50}}\s*['\"`][\w?][^'\"]*['\"`];",
                     rf"[!=]{{2,3}}\s*{word}(?:{deny})",
                 ]
                 found[secret_type] = [
