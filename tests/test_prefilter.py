@@ -5,6 +5,7 @@ plugin reports on."""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,35 @@ def test_binaries_are_read_for_strings_only_when_a_provider_format_may_be_there(
             assert found == expected, name
             matches, _ = found
             assert any(m.secret == secret for m, _ in matches) is secret.startswith("ghp_")
+
+
+@pytest.mark.parametrize(
+    ("regex", "single_line"),
+    [
+        (r"(?P<secret>ghp_[A-Za-z0-9]{36})", True),
+        (r"(?i)key[ \t]*=[ \t]*(?P<secret>[^\s\"']{4,})", True),
+        (r"(?P<secret>[^x]{4})", False),  # a negated set takes a line break
+        (r"key\s*=\s*(?P<secret>\w+)", False),  # \s does
+        (r"(?s)BEGIN(?P<secret>.+)END", False),  # so does '.' under DOTALL
+        (r"BEGIN(?P<secret>.+)END", True),  # not without it
+        (r"(?P<secret>a\nb)", False),
+        (r"(?P<q>['\"])(?P<secret>\w+)(?P=q)", False),  # a back reference: not understood
+        (r"(?=[\s\S])(?P<secret>[a-z]{8})(?![\s\S])", True),  # lookarounds consume nothing
+    ],
+)
+def test_a_rule_is_single_line_only_when_no_match_can_hold_a_line_break(
+    regex: str, single_line: bool
+) -> None:
+    [rule] = parse_rules(
+        "rules:\n  - id: shape\n    title: t\n    severity: low\n    regex: " + json.dumps(regex),
+        "test",
+    )
+    assert rule.single_line is single_line
+
+
+def test_windows_of_single_line_rules_start_on_the_line_of_their_end() -> None:
+    text = "a" * 100 + "\n" + "b" * 50 + "\n" + "c" * 30
+    end = len(text) - 10
+    assert candidate_windows([end], 1000, len(text)) == [(0, len(text))]
+    assert candidate_windows([end], 1000, len(text), text) == [(152, len(text))]
+    assert text[151] == "\n"

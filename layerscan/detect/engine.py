@@ -169,7 +169,9 @@ class Engine:
             windows = None
             ends = hits.rule_ends.get(number) if hits is not None else None
             if ends is not None:
-                windows = candidate_windows(ends, rule.reach, len(text))
+                windows = candidate_windows(
+                    ends, rule.reach, len(text), text if rule.single_line else None
+                )
             if rule.keywords and windows is None:
                 lowered = text.lower() if lowered is None else lowered
             for hit in rule.find(text, lowered, windows):

@@ -102,12 +102,18 @@ _LOOKAHEAD_MARGIN = 256
 """How far past a possible match end a window reaches, for the rule's lookaheads."""
 
 
-def candidate_windows(ends: list[int], reach: int, length: int) -> list[tuple[int, int]]:
+def candidate_windows(
+    ends: list[int], reach: int, length: int, single_line_in: str | None = None
+) -> list[tuple[int, int]]:
     """(pos, endpos) windows for a rule's Python regex: every match it could find ends at one
-    of `ends` and is at most `reach` long, so it lies in one of these; close ones merge."""
+    of `ends` and is at most `reach` long, so it lies in one of these; close ones merge.
+    For a rule whose matches hold no line break, `single_line_in` (the text) starts each
+    window no earlier than the line of its end."""
     windows: list[tuple[int, int]] = []
     for end in sorted(ends):
         start, stop = max(0, end - reach), min(length, end + _LOOKAHEAD_MARGIN)
+        if single_line_in is not None:
+            start = max(start, single_line_in.rfind("\n", start, end) + 1)
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], stop))
         else:

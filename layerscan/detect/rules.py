@@ -109,6 +109,17 @@ class Rule:
         bounded = widest < (1 << 32)  # the parser's MAXREPEAT stands for "unbounded"
         return widest if bounded else MAX_REACH
 
+    @cached_property
+    def single_line(self) -> bool:
+        """True when no match can hold a line break: then a match ending at some offset
+        starts on that offset's line (windows are cut there, see candidate_windows)."""
+        try:
+            parsed = re._parser.parse(self.pattern.pattern, self.pattern.flags)  # type: ignore[attr-defined]
+        except (AttributeError, re.error, ValueError):
+            return False
+        dotall = bool(self.pattern.flags & re.DOTALL)
+        return not _may_consume_newline(parsed, dotall)
+
     def _has_keyword(
         self, text: str, lowered: str | None, windows: list[tuple[int, int]] | None
     ) -> bool:
@@ -170,6 +181,73 @@ def _in_windows(
         for match in pattern.finditer(text, start, stop):
             if match.end() < stop or stop == len(text):
                 yield match  # a match cut by the window's end is not trusted
+
+
+_NEWLINE = ord("\n")
+
+
+def _may_consume_newline(items: Iterable[Any], dotall: bool) -> bool:
+    """Whether a parsed pattern (re._parser's tree) can consume a line break; anything not
+    understood counts as yes. Lookarounds consume nothing and are not looked into."""
+    constants = re._constants  # type: ignore[attr-defined]
+    for op, arg in items:
+        if op is constants.LITERAL:
+            if arg == _NEWLINE:
+                return True
+        elif op is constants.NOT_LITERAL:
+            if arg != _NEWLINE:
+                return True
+        elif op is constants.ANY:
+            if dotall:
+                return True
+        elif op is constants.IN:
+            if _set_holds_newline(arg):
+                return True
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
+            if _may_consume_newline(arg[2], dotall):
+                return True
+        elif op is constants.SUBPATTERN:
+            if arg[1] & re.DOTALL:
+                dotall = True
+            if _may_consume_newline(arg[3], dotall):
+                return True
+        elif op is constants.ATOMIC_GROUP:
+            if _may_consume_newline(arg, dotall):
+                return True
+        elif op is constants.BRANCH:
+            if any(_may_consume_newline(branch, dotall) for branch in arg[1]):
+                return True
+        elif op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+            continue
+        else:
+            return True  # a back reference, a conditional, or an opcode not known here
+    return False
+
+
+def _set_holds_newline(items: Iterable[Any]) -> bool:
+    constants = re._constants  # type: ignore[attr-defined]
+    negated, holds = False, False
+    for op, arg in items:
+        if op is constants.NEGATE:
+            negated = True
+        elif op is constants.LITERAL:
+            holds = holds or arg == _NEWLINE
+        elif op is constants.RANGE:
+            holds = holds or arg[0] <= _NEWLINE <= arg[1]
+        elif op is constants.CATEGORY:
+            holds = holds or arg in (
+                constants.CATEGORY_SPACE,
+                constants.CATEGORY_NOT_DIGIT,
+                constants.CATEGORY_NOT_WORD,
+                constants.CATEGORY_LINEBREAK,
+                constants.CATEGORY_UNI_SPACE,
+                constants.CATEGORY_UNI_NOT_DIGIT,
+                constants.CATEGORY_UNI_NOT_WORD,
+                constants.CATEGORY_UNI_LINEBREAK,
+            )
+        else:
+            return True  # not understood: assume it may
+    return holds != negated
 
 
 def shannon_entropy(text: str) -> float:
