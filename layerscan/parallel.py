@@ -41,10 +41,10 @@ MAX_PARKED_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
-class Spilled:
-    """File contents parked in the pool's private directory for every worker to read: a
-    large zip split between the workers costs the reader one write instead of one pickled
-    copy per worker held in its memory."""
+class Parked:
+    """File contents written to the pool's private directory for a worker (or, for a zip
+    split between them, every worker) to read: one write by the reader instead of pickled
+    copies held in its memory until the workers take them (see FilePool.park)."""
 
     path: str
 
@@ -53,7 +53,7 @@ class Spilled:
             return handle.read()
 
 
-FileJob = tuple[int, str, "bytes | Spilled", "Shard | None"]
+FileJob = tuple[int, str, "bytes | Parked", "Shard | None"]
 """(entry position, display path, content, the share of a zip's members to read)."""
 JobResult = tuple[int, list["FileMatch"], list[tuple[str, str | None]]]
 """(entry position, matches, skipped (reason, nested path)) for one file."""
@@ -88,7 +88,7 @@ def _scan_batch(batch: list[FileJob]) -> list[JobResult]:
     assert _ENGINE is not None and _LIMITS is not None
     results: list[JobResult] = []
     for position, path, data, shard in batch:
-        content = data.read() if isinstance(data, Spilled) else data
+        content = data.read() if isinstance(data, Parked) else data
         results.append((position, *scan_file(path, content, _ENGINE, _LIMITS, shard)))
     return results
 
@@ -116,8 +116,8 @@ class FilePool:
         default_factory=deque
     )
     _in_flight: int = 0
-    _spill_dir: tempfile.TemporaryDirectory[str] | None = None
-    _spilled: dict[str, int] = field(default_factory=dict)
+    _park_dir: tempfile.TemporaryDirectory[str] | None = None
+    _readers_left: dict[str, int] = field(default_factory=dict)
     """Parked file -> jobs yet to report on it (it is removed when none is left)."""
     _parked_sizes: dict[str, int] = field(default_factory=dict)
     _parked_bytes: int = 0
@@ -143,23 +143,23 @@ class FilePool:
             self.submit([(position, path, content, (part, self.workers))], collector, part)
         return self.workers
 
-    def park(self, data: bytes, readers: int = 1) -> bytes | Spilled:
+    def park(self, data: bytes, readers: int = 1) -> bytes | Parked:
         """Large contents go to the pool's private directory, to be read by `readers` jobs,
         rather than through the workers' queues (which would hold pickled copies of them in
         this process); the bytes themselves if they cannot be written."""
         try:
-            if self._spill_dir is None:
-                self._spill_dir = tempfile.TemporaryDirectory(prefix="layerscan-spill-")
-            fd, name = tempfile.mkstemp(dir=self._spill_dir.name)  # 0600, in a 0700 dir
+            if self._park_dir is None:
+                self._park_dir = tempfile.TemporaryDirectory(prefix="layerscan-parked-")
+            fd, name = tempfile.mkstemp(dir=self._park_dir.name)  # 0600, in a 0700 dir
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         except OSError as exc:  # no room on disk: send the bytes themselves
             logger.info("cannot park file contents for the workers (%s); sending them", exc)
             return data
-        self._spilled[name] = readers
+        self._readers_left[name] = readers
         self._parked_bytes += len(data)
         self._parked_sizes[name] = len(data)
-        return Spilled(name)
+        return Parked(name)
 
     def submit(self, batch: list[FileJob], collector: Collector, worker: int = 0) -> None:
         """Queue a batch for one worker; `collector` gets its results (or the failure) when
@@ -217,7 +217,7 @@ class FilePool:
     ) -> None:
         self._in_flight -= size
         for _, _, data, _ in batch:
-            if isinstance(data, Spilled):
+            if isinstance(data, Parked):
                 self._release(data.path)
         paths = sorted({path for _, path, _, _ in batch})
         try:
@@ -232,9 +232,9 @@ class FilePool:
         collector(results)
 
     def _release(self, name: str) -> None:
-        self._spilled[name] -= 1
-        if self._spilled[name] <= 0:
-            del self._spilled[name]
+        self._readers_left[name] -= 1
+        if self._readers_left[name] <= 0:
+            del self._readers_left[name]
             self._parked_bytes -= self._parked_sizes.pop(name, 0)
             with contextlib.suppress(OSError):
                 os.unlink(name)
@@ -244,14 +244,14 @@ class FilePool:
         for executor in self._executors.values():
             executor.shutdown(wait=True, cancel_futures=True)
         self._executors.clear()
-        self._spilled.clear()
+        self._readers_left.clear()
         self._parked_sizes.clear()
         self._parked_bytes = 0
-        if self._spill_dir is not None:
-            self._spill_dir.cleanup()
-            self._spill_dir = None
+        if self._park_dir is not None:
+            self._park_dir.cleanup()
+            self._park_dir = None
 
 
-def _held(data: bytes | Spilled) -> int:
+def _held(data: bytes | Parked) -> int:
     """Bytes a job holds in the reader's memory until it is collected."""
-    return 0 if isinstance(data, Spilled) else len(data)
+    return 0 if isinstance(data, Parked) else len(data)

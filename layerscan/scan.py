@@ -198,11 +198,10 @@ def scan_image(
     image_key = None
     if cache is not None and options.reuse_image_results:
         image_key = cache.image_key(_image_identity(image))
-        if all(cache.holds(layer) for layer in image.layers):
-            stored = cache.image_result(image_key, rules)
-            if stored is not None:
-                logger.info("every layer and the config were scanned before: results reused")
-                return _from_stored(image, stored, rules)
+        stored = cache.image_result(image_key, rules)
+        if stored is not None and all(cache.holds(layer) for layer in image.layers):
+            logger.info("every layer and the config were scanned before: results reused")
+            return _from_stored(image, stored, rules)
     reusable = image_key is not None  # every layer complete and verified, so far
 
     try:
