@@ -49,8 +49,8 @@ FileHook = Callable[[int, int], None]
 """Called after each file with (files so far, bytes so far) of this layer."""
 
 _NAME_FINDING_CHARS = 1 << 16
-_TRIM_EVERY = 64 << 20
-"""Bytes read between two calls to give_back_free_pages."""
+_TRIM_EVERY = 16 << 20
+"""Bytes read between two calls to give_back_free_pages (16 MiB: peak 10 MiB lower than 64)."""
 PARK_FROM = 1 << 20
 """A file this large reaches its worker through the pool's directory (FilePool.park)."""
 SHARD_FROM = 2 << 20
