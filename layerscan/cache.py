@@ -274,25 +274,8 @@ class LayerCache:
         newest_change_ns = max(before[3], before[4])
         if newest_change_ns > (time.time() - RACY_SECONDS) * 1e9:
             return
-        try:
-            self._connection.execute(
-                "INSERT OR REPLACE INTO known_blobs VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    location.path,
-                    location.offset,
-                    location.size,
-                    _state_text(before),
-                    digest,
-                    time.time(),
-                ),
-            )
-            self._connection.execute(
-                "DELETE FROM known_blobs WHERE rowid NOT IN "
-                "(SELECT rowid FROM known_blobs ORDER BY used DESC LIMIT ?)",
-                (_MAX_KNOWN_FILES,),
-            )
-        except sqlite3.Error as exc:
-            logger.warning("layer cache write failed (%s)", exc)
+        row = (location.path, location.offset, location.size, _state_text(before), digest)
+        self._store("known_blobs", (*row, time.time()), _MAX_KNOWN_FILES)
 
     def put(self, layer: Layer, outcome: LayerOutcome, before: FileState | None = None) -> None:
         """Remember an outcome, when it is one that can be trusted again (see cacheable).
@@ -303,24 +286,9 @@ class LayerCache:
         if layer.location is not None and before is not None:
             self.remember_blob(layer.location, before, outcome.check.digest_actual)
         data = zlib.compress(dump_outcome(outcome), 6)
-        try:
-            self._connection.execute(
-                "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?)",
-                (
-                    self._key(str(layer.diff_id)),
-                    SCHEMA,
-                    outcome.check.digest_actual,
-                    time.time(),
-                    data,
-                ),
-            )
-            self._connection.execute(
-                "DELETE FROM layers WHERE key NOT IN "
-                "(SELECT key FROM layers ORDER BY used DESC LIMIT ?)",
-                (self._max_entries,),
-            )
-        except sqlite3.Error as exc:
-            logger.warning("layer cache write failed (%s)", exc)
+        key = self._key(str(layer.diff_id))
+        row = (key, SCHEMA, outcome.check.digest_actual, time.time(), data)
+        self._store("layers", row, self._max_entries)
 
     def image_result(self, key: str, rules: Mapping[str, RuleMeta]) -> StoredResult | None:
         """A whole image's stored result (see result_store); the caller checks its layers."""
@@ -348,15 +316,19 @@ class LayerCache:
         if self._connection is None:
             return
         data = zlib.compress(dump_result(result), 6)
+        self._store("images", (key, SCHEMA, time.time(), data), self._max_entries)
+
+    def _store(self, table: str, row: tuple[object, ...], keep: int) -> None:
+        """Insert or replace one row of a table (one of ours, never a name from outside),
+        then drop its least recently used rows beyond `keep`."""
+        assert self._connection is not None
+        places = ", ".join("?" * len(row))
         try:
+            self._connection.execute(f"INSERT OR REPLACE INTO {table} VALUES ({places})", row)
             self._connection.execute(
-                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?)",
-                (key, SCHEMA, time.time(), data),
-            )
-            self._connection.execute(
-                "DELETE FROM images WHERE key NOT IN "
-                "(SELECT key FROM images ORDER BY used DESC LIMIT ?)",
-                (self._max_entries,),
+                f"DELETE FROM {table} WHERE rowid NOT IN "
+                f"(SELECT rowid FROM {table} ORDER BY used DESC LIMIT ?)",
+                (keep,),
             )
         except sqlite3.Error as exc:
             logger.warning("layer cache write failed (%s)", exc)
