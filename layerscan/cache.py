@@ -196,14 +196,8 @@ class LayerCache:
         if self._connection is None or not self.usable(layer):
             return None
         key = self._key(str(layer.diff_id))
-        try:
-            row = self._connection.execute(
-                f"SELECT schema, blob_digest{columns} FROM layers WHERE key = ?", (key,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            logger.warning("layer cache read failed (%s); scanning the layer", exc)
-            return None
-        if row is None or row[0] != SCHEMA:
+        row = self._fetch(f"SELECT schema, blob_digest{columns} FROM layers WHERE key = ?", key)
+        if row is None:
             return None
         if layer.digest and layer.digest.startswith("sha256:") and layer.digest != row[1]:
             return None  # the manifest names other bytes: the scan must say so, not the cache
@@ -214,6 +208,16 @@ class LayerCache:
             logger.info("layer %d blob not hashable for the cache (%s)", layer.index, exc)
             return None
         return key, row
+
+    def _fetch(self, query: str, key: str) -> Any:
+        """The row of `key` if it is in this schema (a failed read is logged, and a miss)."""
+        assert self._connection is not None
+        try:
+            row = self._connection.execute(query, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("layer cache read failed (%s); scanning without it", exc)
+            return None
+        return row if row is not None and row[0] == SCHEMA else None
 
     def holds(self, layer: Layer) -> bool:
         """The layer has an entry and its blob is the one that was scanned (see get)."""
@@ -294,14 +298,8 @@ class LayerCache:
         """A whole image's stored result (see result_store); the caller checks its layers."""
         if self._connection is None:
             return None
-        try:
-            row = self._connection.execute(
-                "SELECT schema, result FROM images WHERE key = ?", (key,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            logger.warning("layer cache read failed (%s)", exc)
-            return None
-        if row is None or row[0] != SCHEMA:
+        row = self._fetch("SELECT schema, result FROM images WHERE key = ?", key)
+        if row is None:
             return None
         try:
             result = load_result(zlib.decompress(row[1]), rules)

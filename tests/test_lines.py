@@ -35,3 +35,10 @@ def test_line_text_and_start_agree_with_spans() -> None:
         number, start, end = index.line_span(offset)
         assert index.line_start(number) == start
         assert index.line_text(number) == text[start:end]
+
+
+def test_the_line_before_a_line_start() -> None:
+    text = "first\nsecond line\n\nlast"
+    index = LineIndex(text)
+    starts = [0, 6, 18, 19]
+    assert [index.line_before(start) for start in starts] == ["", "first", "second line", ""]

@@ -30,6 +30,12 @@ class LineIndex:
         end = text.find("\n", offset)
         return self.line_of(offset), text.rfind("\n", 0, offset) + 1, len(text) if end < 0 else end
 
+    def line_before(self, line_start: int) -> str:
+        """The line before the one starting at `line_start` ('' for the first line)."""
+        if line_start == 0:
+            return ""
+        return self._text[self._text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
+
     def _line_starts(self) -> list[int]:
         if self._starts is None:
             starts = [0]

@@ -234,7 +234,7 @@ class SecretsCore:
                     line = text[line_start:line_end]
                 flagged.setdefault((number, window), (line, line_start, set()))[2].add(plugin)
         return [
-            (number, line, _line_before(text, line_start), frozenset(plugins))
+            (number, line, lines.line_before(line_start), frozenset(plugins))
             for (number, _), (line, line_start, plugins) in sorted(flagged.items())
         ]
 
@@ -327,13 +327,6 @@ class SecretsCore:
                         context=context,
                     ):
                         yield secret
-
-
-def _line_before(text: str, line_start: int) -> str:
-    """The line before the one starting at `line_start` ('' for the first line)."""
-    if line_start == 0:
-        return ""
-    return text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
 
 
 def _may_exceed(quoted: str, charset: frozenset[str], limit: float) -> bool:
