@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import stat
-import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from .errors import LayerscanError, UsageError
 from .findings import Finding, Source
 from .image import Image, Layer
 from .safe_text import printable
-from .tarsafety import GuardedTarInfo
+from .tarstream import TarStream
 from .timeline import Timeline, Version
 from .walk import READ_ERRORS, EntryKind, normalise_path
 
@@ -98,7 +97,7 @@ def _descend(dir_fd: int, parts: list[str]) -> int:
 
 
 def _write_regular(
-    dir_fd: int, name: str, archive: tarfile.TarFile, info: tarfile.TarInfo, mode: int
+    dir_fd: int, name: str, archive: TarStream, mode: int
 ) -> tuple[str, int]:
     """Copy the current member into a new regular file; returns (sha256, size)."""
     try:
@@ -115,12 +114,10 @@ def _write_regular(
     digest = hashlib.sha256()
     size = 0
     with os.fdopen(fd, "wb") as target:
-        source = archive.extractfile(info)
-        if source is not None:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-                target.write(chunk)
-                size += len(chunk)
+        for chunk in archive.chunks(_CHUNK):
+            digest.update(chunk)
+            target.write(chunk)
+            size += len(chunk)
     return digest.hexdigest(), size
 
 
@@ -134,10 +131,16 @@ def _copy_member(layer: Layer, path: str, dir_fd: int, name: str, mode: int) -> 
     try:
         stream, _ = open_metered(layer.opener(), LayerMeter(LayerLimits()))
         try:
-            with tarfile.open(fileobj=stream, mode="r|", tarinfo=GuardedTarInfo) as archive:
-                for info in archive:
-                    if info.isreg() and normalise_path(info.name) == path:
-                        written = _write_regular(dir_fd, name, archive, info, mode)
+            archive = TarStream(stream)
+            for info in archive:
+                if info.isreg() and normalise_path(info.name) == path:
+                    if info.sparse:
+                        raise LayerscanError(
+                            f"/{path} is a sparse file in layer {layer.index}: layerscan reads "
+                            "its stored bytes but does not restore its holes, so it cannot "
+                            "write the file out as it is"
+                        )
+                    written = _write_regular(dir_fd, name, archive, mode)
         finally:
             stream.close()
     except READ_ERRORS as exc:

@@ -23,7 +23,8 @@ import zstandard
 
 from .compression import LayerLimits, LayerMeter, LimitExceeded, open_metered
 from .image import Image, Layer
-from .tarsafety import TAR_ERRORS, GuardedTarInfo
+from .tarsafety import TAR_ERRORS
+from .tarstream import Member, TarFormatError, TarStream, TarTruncated
 
 if TYPE_CHECKING:
     from .timeline import Timeline, Version
@@ -35,6 +36,7 @@ _DRAIN_CHUNK = 1 << 20
 
 READ_ERRORS: tuple[type[BaseException], ...] = (
     *TAR_ERRORS,
+    TarFormatError,
     OSError,
     zlib.error,
     lzma.LZMAError,
@@ -61,6 +63,7 @@ _TAR_KINDS = {
     tarfile.REGTYPE: EntryKind.FILE,
     tarfile.AREGTYPE: EntryKind.FILE,
     tarfile.CONTTYPE: EntryKind.FILE,
+    tarfile.GNUTYPE_SPARSE: EntryKind.FILE,
     tarfile.DIRTYPE: EntryKind.DIRECTORY,
     tarfile.SYMTYPE: EntryKind.SYMLINK,
     tarfile.LNKTYPE: EntryKind.HARDLINK,
@@ -185,7 +188,7 @@ class _LayerState:
         self.failure: BaseException | None = None
 
 
-def _classify(info: tarfile.TarInfo, path: str) -> tuple[EntryKind, str]:
+def _classify(info: Member, path: str) -> tuple[EntryKind, str]:
     """Kind of a member; whiteouts name the path they delete (or the dir they make opaque).
 
     Only non-directories are whiteouts: a directory named `.wh.etc` is ordinary content.
@@ -218,24 +221,24 @@ def iter_layer(layer: Layer, log: WalkLog, limits: WalkLimits) -> Iterator[Entry
         )
         return
     try:
-        with tarfile.open(fileobj=stream, mode="r|", tarinfo=GuardedTarInfo) as archive:
-            for in_layer, info in enumerate(archive):
-                if in_layer >= limits.max_layer_entries:
-                    raise LimitExceeded(
-                        f"stopped at {in_layer} entries: over the limit of "
-                        f"{limits.max_layer_entries} per layer"
-                    )
-                if log.entries >= limits.max_entries:
-                    raise LimitExceeded(
-                        f"stopped at {log.entries} entries: over the limit of "
-                        f"{limits.max_entries} per image"
-                    )
-                log.entries += 1
-                entry = _entry(layer.index, archive, info, state, log)
-                if entry is not None:
-                    yield entry
-                if state.failure is not None:
-                    break
+        archive = TarStream(stream)
+        for in_layer, info in enumerate(archive):
+            if in_layer >= limits.max_layer_entries:
+                raise LimitExceeded(
+                    f"stopped at {in_layer} entries: over the limit of "
+                    f"{limits.max_layer_entries} per layer"
+                )
+            if log.entries >= limits.max_entries:
+                raise LimitExceeded(
+                    f"stopped at {log.entries} entries: over the limit of "
+                    f"{limits.max_entries} per image"
+                )
+            log.entries += 1
+            entry = _entry(layer.index, archive, info, state, log)
+            if entry is not None:
+                yield entry
+            if state.failure is not None:
+                break
         drained = state.failure is None and _drain(stream, layer, log, meter, archive.offset)
     except READ_ERRORS as exc:
         state.failure = state.failure or exc
@@ -310,13 +313,11 @@ def _check(layer: Layer, meter: LayerMeter, log: WalkLog) -> LayerCheck:
 
 def _entry(
     layer_index: int,
-    archive: tarfile.TarFile,
-    info: tarfile.TarInfo,
+    archive: TarStream,
+    info: Member,
     state: _LayerState,
     log: WalkLog,
 ) -> Entry | None:
-    if info.size < 0:
-        raise tarfile.HeaderError(f"entry {info.name!r} declares a negative size")
     path = normalise_path(info.name)
     if path is None:
         log.report(
@@ -366,11 +367,18 @@ def _entry(
     )
     if kind is EntryKind.FILE:
         entry._reader = _member_reader(archive, info, state)
+        if info.sparse:
+            log.report(
+                layer_index,
+                "sparse file: its stored bytes are scanned, without the holes between them",
+                info.name,
+                ProblemKind.WARNING,
+            )
     return entry
 
 
 def _member_reader(
-    archive: tarfile.TarFile, info: tarfile.TarInfo, state: _LayerState
+    archive: TarStream, info: Member, state: _LayerState
 ) -> Callable[[int], bytes]:
     consumed = False
 
@@ -379,21 +387,14 @@ def _member_reader(
         if consumed:
             raise RuntimeError("a layer entry can only be read once, while it is current")
         consumed = True
-        chunks: list[bytes] = []
-        remaining = limit
         try:
-            handle = archive.extractfile(info)
-            if handle is None:
-                return b""
-            while remaining > 0:
-                chunk = handle.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
+            return archive.read(limit)
+        except TarTruncated as exc:
+            state.failure = exc  # what was read is still returned and scanned
+            return exc.partial
         except READ_ERRORS as exc:
-            state.failure = exc  # what was read so far is still returned and scanned
-        return b"".join(chunks)
+            state.failure = exc
+            return b""
 
     return read
 
