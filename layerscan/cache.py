@@ -32,16 +32,19 @@ import zlib
 from collections.abc import Iterable, Mapping
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .detect.rules import Rule, RuleMeta
-from .image import BlobLocation, Layer
-from .layer_scan import LayerOutcome, dump_outcome, load_outcome
 from .result_store import StoredResult, dump_result, load_result
+
+if TYPE_CHECKING:
+    from .detect.rules import RuleMeta, RuleTexts
+    from .image import BlobLocation, Layer
+    from .layer_scan import LayerOutcome
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = 1
+SCHEMA = 2
+"""Bumped when a stored row changes shape (2: image entries keep the rule catalogue)."""
 DEFAULT_MAX_ENTRIES = 2000
 """Layers kept; the least recently used go first."""
 RACY_SECONDS = 2.0
@@ -95,24 +98,18 @@ def _python_files(folder: resources.abc.Traversable) -> Iterable[resources.abc.T
             yield item
 
 
-def rules_fingerprint(rules: Iterable[Rule]) -> str:
-    """A hash of every rule as compiled (user rules included)."""
+def rules_fingerprint(texts: RuleTexts) -> str:
+    """A hash of the text of every rules file (user rules included) and of the YAML parser
+    that reads them: the compiled rules are made from these alone (rules.rules_from)."""
     digest = hashlib.sha256()
-    for rule in rules:
-        digest.update(
-            repr(
-                (
-                    rule.meta,
-                    rule.pattern.pattern,
-                    rule.pattern.flags,
-                    rule.keywords,
-                    rule.min_entropy,
-                    rule.validator,
-                    [allow.pattern for allow in rule.allow],
-                    rule.paths,
-                )
-            ).encode()
-        )
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("PyYAML").encode())
+    for part, sources in (("builtin", texts.builtin), ("extra", texts.extra)):
+        digest.update(f"\0{part}:{len(sources)}".encode())
+        for origin, text in sources:
+            for field in (origin, text):
+                data = field.encode("utf-8", "surrogatepass")
+                digest.update(b"\0%d:" % len(data) + data)
     return digest.hexdigest()
 
 
@@ -228,6 +225,10 @@ class LayerCache:
         if found is None:
             return None
         key, row = found
+        # Deferred: layer_scan loads the detectors, which a rescan served whole by an image
+        # entry never needs.
+        from .layer_scan import load_outcome
+
         try:
             outcome = load_outcome(zlib.decompress(row[2]), layer.index, rules)
         except (ValueError, zlib.error, TypeError) as exc:
@@ -289,12 +290,14 @@ class LayerCache:
         assert outcome.check is not None and outcome.check.digest_actual is not None
         if layer.location is not None and before is not None:
             self.remember_blob(layer.location, before, outcome.check.digest_actual)
+        from .layer_scan import dump_outcome  # deferred, as in _lookup
+
         data = zlib.compress(dump_outcome(outcome), 6)
         key = self._key(str(layer.diff_id))
         row = (key, SCHEMA, outcome.check.digest_actual, time.time(), data)
         self._store("layers", row, self._max_entries)
 
-    def image_result(self, key: str, rules: Mapping[str, RuleMeta]) -> StoredResult | None:
+    def image_result(self, key: str) -> StoredResult | None:
         """A whole image's stored result (see result_store); the caller checks its layers."""
         if self._connection is None:
             return None
@@ -302,7 +305,7 @@ class LayerCache:
         if row is None:
             return None
         try:
-            result = load_result(zlib.decompress(row[1]), rules)
+            result = load_result(zlib.decompress(row[1]))
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             logger.warning("an image entry of the cache is corrupt (%s)", type(exc).__name__)
             return None

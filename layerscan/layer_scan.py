@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .content import ContentLimits, Skipped, units_of
+from .content import ContentLimits, Skipped
+from .content.dispatch import units_of
 from .content.shard import Shard, shard_of
 from .detect.engine import Engine, Match
 from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name

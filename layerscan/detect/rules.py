@@ -20,8 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import UsageError
 from ..severity import Confidence, Severity
 from .noise import is_noise
@@ -311,6 +309,8 @@ def _compile(spec: dict[str, Any], origin: str) -> Rule:
 
 def parse_rules(text: str, origin: str) -> list[Rule]:
     """Rules from one YAML document (a mapping with a `rules` list)."""
+    import yaml  # deferred: a rescan served by the cache reads the rules' bytes, never parses
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -320,28 +320,57 @@ def parse_rules(text: str, origin: str) -> list[Rule]:
     return [_compile(spec, origin) for spec in document["rules"] if isinstance(spec, dict)]
 
 
-def builtin_rules() -> list[Rule]:
-    """The rules shipped in signatures/ (installed as layerscan.signatures)."""
+RuleSource = tuple[str, str]
+"""(origin, YAML text) of one rules file."""
+
+
+@dataclass(frozen=True)
+class RuleTexts:
+    """The text of every rules file a scan loads. The rules are made from these alone, so a
+    hash of them stands for the rules (the layer cache keys on it without parsing them)."""
+
+    builtin: tuple[RuleSource, ...]
+    extra: tuple[RuleSource, ...] = ()
+
+
+def rule_texts(extra_files: Sequence[Path] = ()) -> RuleTexts:
+    """Read signatures/ (installed as layerscan.signatures) and the user's rules files."""
     folder = resources.files("layerscan.signatures")
-    rules: list[Rule] = []
-    for item in sorted(folder.iterdir(), key=lambda item: item.name):
-        if item.name.endswith(".yaml"):
-            rules.extend(parse_rules(item.read_text(encoding="utf-8"), f"signatures/{item.name}"))
-    return rules
+    builtin = tuple(
+        (f"signatures/{item.name}", item.read_text(encoding="utf-8"))
+        for item in sorted(folder.iterdir(), key=lambda item: item.name)
+        if item.name.endswith(".yaml")
+    )
+    extra: list[RuleSource] = []
+    for path in extra_files:
+        try:
+            extra.append((str(path), path.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise UsageError(f"cannot read rules file {path}: {exc.strerror or exc}") from exc
+    return RuleTexts(builtin, tuple(extra))
+
+
+def builtin_rules() -> list[Rule]:
+    """The rules shipped in signatures/."""
+    return _parse_all(rule_texts().builtin)
 
 
 def load_rules(extra_files: Sequence[Path] = ()) -> list[Rule]:
     """Built-in rules plus the user's; a user rule with a built-in id replaces it."""
+    return rules_from(rule_texts(extra_files))
+
+
+def rules_from(texts: RuleTexts) -> list[Rule]:
+    """The rules of texts read by rule_texts (see load_rules)."""
     by_id: dict[str, Rule] = {}
-    for rule in builtin_rules():
+    for rule in _parse_all(texts.builtin):
         if rule.meta.id in by_id:
             raise UsageError(f"rule id {rule.meta.id!r} is defined twice in signatures/")
         by_id[rule.meta.id] = rule
-    for path in extra_files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read rules file {path}: {exc.strerror or exc}") from exc
-        for rule in parse_rules(text, str(path)):
-            by_id[rule.meta.id] = rule
+    for rule in _parse_all(texts.extra):
+        by_id[rule.meta.id] = rule
     return list(by_id.values())
+
+
+def _parse_all(sources: Iterable[RuleSource]) -> list[Rule]:
+    return [rule for origin, text in sources for rule in parse_rules(text, origin)]
