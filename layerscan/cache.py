@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from .result_store import StoredResult, dump_result, load_result
 
 if TYPE_CHECKING:
-    from .detect.rules import RuleMeta, RuleTexts
+    from .detect.rule_files import RuleTexts
+    from .detect.rule_meta import RuleMeta
     from .image import BlobLocation, Layer
     from .layer_scan import LayerOutcome
 

@@ -15,7 +15,7 @@ from .content import ContentLimits
 from .detect.engine import Engine
 from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
 from .detect.paths import NAME_RULE_METAS
-from .detect.rules import RuleMeta
+from .detect.rule_meta import RuleMeta
 from .detect.vendored import PackageFiles, is_vendored
 from .findings import Finding, LayerRef, RemovedBy, Source
 from .image import Image, Layer

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .detect.rules import RuleMeta
+from .detect.rule_meta import RuleMeta
 from .findings import Finding, LayerRef, RemovedBy, Source
 from .severity import Confidence, Severity
 from .timeline import LayerStats, Status

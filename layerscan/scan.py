@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from .cache import LayerCache, code_fingerprint, rules_fingerprint
 from .content import ContentLimits
 from .detect.prefilter import available as prefilter_available
-from .detect.rules import RuleTexts, rule_texts
+from .detect.rule_files import RuleTexts, rule_texts
 from .result_store import StoredResult
 from .sources import OpenOptions, open_image
 from .timeline import Timeline
@@ -31,7 +31,7 @@ from .walk import LayerProblem, WalkLimits, WalkLog
 
 if TYPE_CHECKING:
     from .detect.engine import Engine
-    from .detect.rules import RuleMeta
+    from .detect.rule_meta import RuleMeta
     from .findings import Finding
     from .image import Image
 

@@ -16,13 +16,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
 from ..severity import Confidence, Severity
 from .noise import is_noise
+from .rule_files import RuleSource, RuleTexts, rule_texts
+from .rule_meta import RuleMeta
 from .validators import VALIDATORS, Verdict
 
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,63}$")
@@ -43,19 +44,6 @@ _KNOWN_FIELDS = frozenset(
         "generic",
     }
 )
-
-
-@dataclass(frozen=True)
-class RuleMeta:
-    """What a finding needs to know about the rule that produced it."""
-
-    id: str
-    title: str
-    severity: Severity
-    confidence: Confidence
-    description: str = ""
-    generic: bool = False
-    """Matches by key name or shape rather than by a provider's format (less specific)."""
 
 
 @dataclass(frozen=True)
@@ -318,36 +306,6 @@ def parse_rules(text: str, origin: str) -> list[Rule]:
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise UsageError(f"{origin} must be a mapping with a 'rules' list")
     return [_compile(spec, origin) for spec in document["rules"] if isinstance(spec, dict)]
-
-
-RuleSource = tuple[str, str]
-"""(origin, YAML text) of one rules file."""
-
-
-@dataclass(frozen=True)
-class RuleTexts:
-    """The text of every rules file a scan loads. The rules are made from these alone, so a
-    hash of them stands for the rules (the layer cache keys on it without parsing them)."""
-
-    builtin: tuple[RuleSource, ...]
-    extra: tuple[RuleSource, ...] = ()
-
-
-def rule_texts(extra_files: Sequence[Path] = ()) -> RuleTexts:
-    """Read signatures/ (installed as layerscan.signatures) and the user's rules files."""
-    folder = resources.files("layerscan.signatures")
-    builtin = tuple(
-        (f"signatures/{item.name}", item.read_text(encoding="utf-8"))
-        for item in sorted(folder.iterdir(), key=lambda item: item.name)
-        if item.name.endswith(".yaml")
-    )
-    extra: list[RuleSource] = []
-    for path in extra_files:
-        try:
-            extra.append((str(path), path.read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise UsageError(f"cannot read rules file {path}: {exc.strerror or exc}") from exc
-    return RuleTexts(builtin, tuple(extra))
 
 
 def builtin_rules() -> list[Rule]:
