@@ -1,10 +1,11 @@
 """A cache of layer outcomes in SQLite, so layers shared between images are scanned once.
 
 The key is the layer's diff_id plus a fingerprint of everything else an outcome depends on:
-layerscan's own code, detect-secrets' version, the rules (built-in and --rules files) and the
-options that change what is read. An entry is reused only when the layer's blob hashes, now,
-to the digest recorded when the entry was made (and that scan found both digests matching):
-a tampered blob, a corrupt row or a file from another program is a miss, never a result.
+layerscan's own code, detect-secrets' version, the rules (the text of the built-in and --rules
+files, and PyYAML's version) and the options that change what is read. An entry is reused
+only when the layer's blob hashes, now, to the digest recorded when the entry was made (and
+that scan found both digests matching): a tampered blob, a corrupt row or a file from another
+program is a miss, never a result.
 
 Re-hashing every blob would cost a rescan most of its time, so the cache also remembers,
 for a blob that is a byte range of a file the user gave (a `docker save` tar, an OCI layout),
@@ -108,9 +109,10 @@ def installed_version(name: str) -> str | None:
     for entry in sys.path:
         try:
             found = [
-                found
-                for found in os.listdir(entry or ".")
-                if found.lower().startswith(prefix) and found.endswith((".dist-info", ".egg-info"))
+                listed
+                for listed in os.listdir(entry or ".")
+                if listed.lower().startswith(prefix)
+                and listed.endswith((".dist-info", ".egg-info"))
             ]
         except OSError:
             continue

@@ -76,7 +76,7 @@ def scan_image(
 
     image_key = None
     if cache is not None and options.reuse_image_results:
-        image_key = cache.image_key(image_identity(image))  # scan() found no result under it
+        image_key = cache.image_key(image_identity(image))  # where the result is stored
     reusable = image_key is not None  # every layer complete and verified, so far
 
     try:

@@ -116,7 +116,10 @@ def scan(
     """Open a target, scan every layer, the history and the config, and attribute findings."""
     options = options or ScanOptions()
     texts = rule_texts(options.rules_files)  # read once: the cache key and the engine agree
-    engine = None if _may_reuse(options) else build_engine(options, texts)
+    # Built first unless a stored result may answer (then only if none does), so that
+    # rules that do not parse are reported before the target is opened, as always.
+    reuse = options.cache_dir is not None and options.reuse_image_results
+    engine = None if reuse else build_engine(options, texts)
     started = time.monotonic()
     cache = open_cache(options, texts)
     try:
@@ -124,7 +127,7 @@ def scan(
             target,
             OpenOptions(options.image_ref, options.platform, options.walk_limits.max_image_bytes),
         ) as image:
-            result = stored_scan(image, options, cache) if engine is None else None
+            result = cached_result(image, options, cache)
             if result is None:
                 engine = engine or build_engine(options, texts)
                 with engine.session():
@@ -134,11 +137,6 @@ def scan(
             cache.close()
     result.seconds = time.monotonic() - started
     return result
-
-
-def _may_reuse(options: ScanOptions) -> bool:
-    """Whether a stored result may answer the scan (then the engine is built only if not)."""
-    return options.cache_dir is not None and options.reuse_image_results
 
 
 def open_cache(options: ScanOptions, texts: RuleTexts | None = None) -> LayerCache | None:
@@ -164,7 +162,9 @@ def open_cache(options: ScanOptions, texts: RuleTexts | None = None) -> LayerCac
     return LayerCache(options.cache_dir, settings)
 
 
-def stored_scan(image: Image, options: ScanOptions, cache: LayerCache | None) -> ScanResult | None:
+def cached_result(
+    image: Image, options: ScanOptions, cache: LayerCache | None
+) -> ScanResult | None:
     """The stored result of an image whose layers, config and settings were all scanned
     before (see ScanOptions.reuse_image_results), or None."""
     if cache is None or not options.reuse_image_results:

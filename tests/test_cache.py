@@ -292,6 +292,26 @@ def test_a_rescan_of_the_same_image_reuses_its_result_and_reports_the_same(
     assert again == uncached
 
 
+def test_an_edited_rules_file_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    """The key hashes the rules files' text: the same file, edited, is other rules."""
+    rules = tmp_path / "rules.yaml"
+    rule = (
+        "rules:\n"
+        "  - id: busybox-banner\n"
+        "    title: BusyBox version banner\n"
+        "    severity: {}\n"
+        "    regex: '(?P<secret>BusyBox v1\\.[0-9.]+)'\n"
+    )
+    rules.write_text(rule.format("low"))
+    args = (str(BUNDLED_DEMO), "--rules", str(rules))
+    _json_report(*args, "--cache-dir", str(tmp_path / "cache"))
+    rules.write_text(rule.format("high"))
+    edited, log = _json_report(*args, "--cache-dir", str(tmp_path / "cache"))
+    assert "results reused" not in log and "taken from the cache" not in log
+    assert {f["severity"] for f in edited["findings"] if f["rule"] == "busybox-banner"} == {"high"}
+    assert edited == _json_report(*args, "--no-cache")[0]
+
+
 _PROBE = """
 import sys
 from layerscan.cli import app
