@@ -1,10 +1,11 @@
 """A cache of layer outcomes in SQLite, so layers shared between images are scanned once.
 
 The key is the layer's diff_id plus a fingerprint of everything else an outcome depends on:
-layerscan's own code, detect-secrets' version, the rules (built-in and --rules files) and the
-options that change what is read. An entry is reused only when the layer's blob hashes, now,
-to the digest recorded when the entry was made (and that scan found both digests matching):
-a tampered blob, a corrupt row or a file from another program is a miss, never a result.
+layerscan's own code, detect-secrets' version, the rules (the text of the built-in and --rules
+files, and PyYAML's version) and the options that change what is read. An entry is reused
+only when the layer's blob hashes, now, to the digest recorded when the entry was made (and
+that scan found both digests matching): a tampered blob, a corrupt row or a file from another
+program is a miss, never a result.
 
 Re-hashing every blob would cost a rescan most of its time, so the cache also remembers,
 for a blob that is a byte range of a file the user gave (a `docker save` tar, an OCI layout),
@@ -27,21 +28,26 @@ import logging
 import os
 import sqlite3
 import stat
+import sys
 import time
 import zlib
 from collections.abc import Iterable, Mapping
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .detect.rules import Rule, RuleMeta
-from .image import BlobLocation, Layer
-from .layer_scan import LayerOutcome, dump_outcome, load_outcome
 from .result_store import StoredResult, dump_result, load_result
+
+if TYPE_CHECKING:
+    from .detect.rule_files import RuleTexts
+    from .detect.rule_meta import RuleMeta
+    from .image import BlobLocation, Layer
+    from .layer_scan import LayerOutcome
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = 1
+SCHEMA = 2
+"""Bumped when a stored row changes shape (2: image entries keep the rule catalogue)."""
 DEFAULT_MAX_ENTRIES = 2000
 """Layers kept; the least recently used go first."""
 RACY_SECONDS = 2.0
@@ -82,8 +88,7 @@ def code_fingerprint() -> str:
     for item in sorted(_python_files(package), key=lambda item: str(item)):
         digest.update(str(item).encode())
         digest.update(item.read_bytes())
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        digest.update(metadata.version("detect-secrets").encode())
+    digest.update(str(installed_version("detect-secrets")).encode())
     return digest.hexdigest()
 
 
@@ -95,24 +100,45 @@ def _python_files(folder: resources.abc.Traversable) -> Iterable[resources.abc.T
             yield item
 
 
-def rules_fingerprint(rules: Iterable[Rule]) -> str:
-    """A hash of every rule as compiled (user rules included)."""
+def installed_version(name: str) -> str | None:
+    """importlib.metadata.version(name), or None if it is not installed. Where the first
+    metadata directory on sys.path is pip's `{name}-{version}.dist-info`, its name tells the
+    version: importing importlib.metadata (and the email parser it reads metadata with) would
+    cost a cached rescan a tenth of its time. Anything else is left to importlib.metadata."""
+    prefix = name.replace("-", "_").replace(".", "_").lower() + "-"
+    for entry in sys.path:
+        try:
+            found = [
+                listed
+                for listed in os.listdir(entry or ".")
+                if listed.lower().startswith(prefix)
+                and listed.endswith((".dist-info", ".egg-info"))
+            ]
+        except OSError:
+            continue
+        if len(found) == 1 and found[0].endswith(".dist-info"):
+            return found[0][len(prefix) : -len(".dist-info")]
+        if found:
+            break
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def rules_fingerprint(texts: RuleTexts) -> str:
+    """A hash of the text of every rules file (user rules included) and of the YAML parser
+    that reads them: the compiled rules are made from these alone (rules.rules_from)."""
     digest = hashlib.sha256()
-    for rule in rules:
-        digest.update(
-            repr(
-                (
-                    rule.meta,
-                    rule.pattern.pattern,
-                    rule.pattern.flags,
-                    rule.keywords,
-                    rule.min_entropy,
-                    rule.validator,
-                    [allow.pattern for allow in rule.allow],
-                    rule.paths,
-                )
-            ).encode()
-        )
+    digest.update(str(installed_version("PyYAML")).encode())
+    for part, sources in (("builtin", texts.builtin), ("extra", texts.extra)):
+        digest.update(f"\0{part}:{len(sources)}".encode())
+        for origin, text in sources:
+            for field in (origin, text):
+                data = field.encode("utf-8", "surrogatepass")
+                digest.update(b"\0%d:" % len(data) + data)
     return digest.hexdigest()
 
 
@@ -228,6 +254,10 @@ class LayerCache:
         if found is None:
             return None
         key, row = found
+        # Deferred: layer_scan loads the detectors, which a rescan served whole by an image
+        # entry never needs.
+        from .layer_scan import load_outcome
+
         try:
             outcome = load_outcome(zlib.decompress(row[2]), layer.index, rules)
         except (ValueError, zlib.error, TypeError) as exc:
@@ -289,12 +319,14 @@ class LayerCache:
         assert outcome.check is not None and outcome.check.digest_actual is not None
         if layer.location is not None and before is not None:
             self.remember_blob(layer.location, before, outcome.check.digest_actual)
+        from .layer_scan import dump_outcome  # deferred, as in _lookup
+
         data = zlib.compress(dump_outcome(outcome), 6)
         key = self._key(str(layer.diff_id))
         row = (key, SCHEMA, outcome.check.digest_actual, time.time(), data)
         self._store("layers", row, self._max_entries)
 
-    def image_result(self, key: str, rules: Mapping[str, RuleMeta]) -> StoredResult | None:
+    def image_result(self, key: str) -> StoredResult | None:
         """A whole image's stored result (see result_store); the caller checks its layers."""
         if self._connection is None:
             return None
@@ -302,7 +334,7 @@ class LayerCache:
         if row is None:
             return None
         try:
-            result = load_result(zlib.decompress(row[1]), rules)
+            result = load_result(zlib.decompress(row[1]))
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             logger.warning("an image entry of the cache is corrupt (%s)", type(exc).__name__)
             return None

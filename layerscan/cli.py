@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from tabulate import tabulate
 
 from .cache import default_cache_dir
 from .compression import LayerLimits
-from .detect.history import scan_history
 from .errors import LayerscanError, UsageError
 from .findings import redact_known
 from .image import Image
@@ -354,6 +352,8 @@ def baseline_command(
 @app.command("layers")
 def layers_command(target: TargetArg, image: ImageOpt = None, platform: PlatformOpt = None) -> None:
     """List layers: size, files added / changed / deleted, and the instruction."""
+    from tabulate import tabulate  # deferred (see report/table.py): a scan draws no table
+
     from .timeline import replay
 
     try:
@@ -401,6 +401,8 @@ def _verified(check: LayerCheck | None) -> str:
 
 def _history_secrets(opened_image: Image) -> list[str]:
     """Secrets the history holds, so listings can redact them."""
+    from .detect.history import scan_history  # deferred, like the engine (see scan.py)
+
     engine = build_engine(ScanOptions())
     with engine.session():
         return [hit.match.secret for hit in scan_history(opened_image, engine)]
@@ -414,6 +416,8 @@ def history_command(
     show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
 ) -> None:
     """Every history entry, empty layers included, with secrets redacted."""
+    from tabulate import tabulate
+
     try:
         with open_image(target, OpenOptions(image, platform)) as opened:
             secrets = [] if show_secrets else _history_secrets(opened)

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .detect.rules import RuleMeta
+from .detect.rule_meta import RuleMeta
 from .severity import Confidence, Severity
 from .timeline import Status
 

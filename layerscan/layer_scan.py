@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .content import ContentLimits, Skipped, units_of
+from .content import ContentLimits, Skipped
+from .content.dispatch import units_of
 from .content.shard import Shard, shard_of
 from .detect.engine import Engine, Match
 from .detect.paths import SSH_HOST_KEY, is_ssh_host_key, sensitive_by_name
-from .detect.rules import RuleMeta
+from .detect.rule_meta import RuleMeta
 from .detect.vendored import PackageFiles
 from .image import Layer
 from .memory import give_back_free_pages

@@ -16,8 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import __version__
 from .errors import UsageError
 from .findings import Finding
@@ -64,6 +62,8 @@ class IgnoreRule:
 
 def load_ignore_file(path: Path) -> list[IgnoreRule]:
     """Read a .layerscanignore (YAML list); every entry needs a reason."""
+    import yaml  # deferred: only a scan with an ignore file needs the parser
+
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     except OSError as exc:

@@ -4,7 +4,8 @@ A rescan of an image whose every layer is in the cache would still replay tens o
 of entries into the timeline to give the same findings again. When the layers, the config
 (history, ENV, labels) and the settings are all the same, the findings are too: the cache
 keeps them per image, and the report is built from them (the timeline's per-layer counts
-are kept; its versions are not, so only callers that need no more ask for this).
+are kept; its versions are not, so only callers that need no more ask for this). The rule
+catalogue is kept too, so that such a rescan neither parses the rules nor loads a detector.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .detect.rules import RuleMeta
+from .detect.rule_meta import RuleMeta
 from .findings import Finding, LayerRef, RemovedBy, Source
 from .severity import Confidence, Severity
 from .timeline import LayerStats, Status
@@ -29,6 +30,8 @@ class StoredResult:
     findings: list[Finding]
     log: WalkLog
     stats: dict[int, LayerStats]
+    rules: dict[str, RuleMeta]
+    """Every rule id the scan's engine could report (ScanResult.rules)."""
     skipped: Counter[str] = field(default_factory=Counter)
     files_scanned: int = 0
     bytes_scanned: int = 0
@@ -37,6 +40,10 @@ class StoredResult:
 def dump_result(result: StoredResult) -> bytes:
     """JSON (never pickle: a cache file must not be able to run code)."""
     document = {
+        "rules": [
+            [m.id, m.title, str(m.severity), str(m.confidence), m.description, m.generic]
+            for m in result.rules.values()
+        ],
         "findings": [_dump_finding(finding) for finding in result.findings],
         "problems": [[p.layer_index, p.message, p.path, str(p.kind)] for p in result.log.problems],
         "checks": {
@@ -80,10 +87,21 @@ def _dump_finding(finding: Finding) -> list[Any]:
     ]
 
 
-def load_result(data: bytes, rules: Mapping[str, RuleMeta]) -> StoredResult:
+def load_result(data: bytes) -> StoredResult:
     """A result back from dump_result's JSON; ValueError (or KeyError, TypeError) if anything
     does not fit."""
     document: dict[str, Any] = json.loads(data)
+    rules = {
+        str(rule_id): RuleMeta(
+            str(rule_id),
+            str(title),
+            Severity(severity),
+            Confidence(confidence),
+            str(description),
+            bool(generic),
+        )
+        for rule_id, title, severity, confidence, description, generic in document["rules"]
+    }
     log = WalkLog(
         problems=[
             LayerProblem(int(index), str(message), _text(path), ProblemKind(kind))
@@ -103,6 +121,7 @@ def load_result(data: bytes, rules: Mapping[str, RuleMeta]) -> StoredResult:
             int(index): LayerStats(int(added), int(changed), int(deleted), int(entries))
             for index, (added, changed, deleted, entries) in document["stats"].items()
         },
+        rules=rules,
         skipped=Counter({str(k): int(v) for k, v in document["skipped"].items()}),
         files_scanned=int(document["files"]),
         bytes_scanned=int(document["bytes"]),

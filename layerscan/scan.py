@@ -1,8 +1,12 @@
 """scan(target, options) -> ScanResult: the one entry point the CLI and the tests use.
 
-The image streams through walk -> units -> detect once. File matches are attached to the
-version of the file that held them; statuses are only known when the last layer has been
-replayed, so findings are assembled after the walk.
+The image streams through walk -> units -> detect once (image_scan.py). File matches are
+attached to the version of the file that held them; statuses are only known when the last
+layer has been replayed, so findings are assembled after the walk.
+
+A rescan of an image the layer cache holds whole is served here, before the detectors are
+loaded: it needs the cache key (hashes of the code and of the rules' text) and the stored
+result, and importing and building the detectors would cost it several times more.
 """
 
 from __future__ import annotations
@@ -10,28 +14,26 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cache import FileState, LayerCache, code_fingerprint, file_state, rules_fingerprint
+from .cache import LayerCache, code_fingerprint, rules_fingerprint
 from .content import ContentLimits
-from .detect.engine import Engine
-from .detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
-from .detect.paths import NAME_RULE_METAS
-from .detect.rules import RuleMeta, load_rules
-from .detect.secrets_core import SecretsCore
-from .detect.vendored import PackageFiles, is_vendored
-from .findings import Finding, LayerRef, RemovedBy, Source
-from .image import Image, Layer
-from .layer_scan import FileHook, FileMatch, LayerOutcome, scan_layer
-from .parallel import FilePool, worker_count
+from .detect.prefilter import available as prefilter_available
+from .detect.rule_files import RuleTexts, rule_texts
 from .result_store import StoredResult
-from .severity import Confidence, Severity
 from .sources import OpenOptions, open_image
-from .timeline import Timeline, Version
-from .walk import EntryKind, LayerProblem, WalkLimits, WalkLog, layer_within_image_limits
+from .timeline import Timeline
+from .walk import LayerProblem, WalkLimits, WalkLog
+
+if TYPE_CHECKING:
+    from .detect.engine import Engine
+    from .detect.rule_meta import RuleMeta
+    from .findings import Finding
+    from .image import Image
 
 DEFAULT_MAX_FILE_BYTES = 32 << 20
 logger = logging.getLogger(__name__)
@@ -93,10 +95,15 @@ class ScanResult:
         return not self.problems
 
 
-def build_engine(options: ScanOptions) -> Engine:
-    """The detectors a scan runs with these options."""
+def build_engine(options: ScanOptions, texts: RuleTexts | None = None) -> Engine:
+    """The detectors a scan runs with these options (and rules read by rule_texts)."""
+    # Deferred: detect-secrets, Hyperscan and the rule regexes are what a cached rescan skips.
+    from .detect.engine import Engine
+    from .detect.rules import rules_from
+    from .detect.secrets_core import SecretsCore
+
     core = SecretsCore() if options.use_detect_secrets else None
-    return Engine(load_rules(options.rules_files), core)
+    return Engine(rules_from(texts or rule_texts(options.rules_files)), core)
 
 
 ProgressHook = Callable[[int, int, int, int], None]
@@ -108,20 +115,23 @@ def scan(
 ) -> ScanResult:
     """Open a target, scan every layer, the history and the config, and attribute findings."""
     options = options or ScanOptions()
-    engine = build_engine(options)
+    texts = rule_texts(options.rules_files)  # read once: the cache key and the engine agree
+    # Built first unless a stored result may answer (then only if none does), so that
+    # rules that do not parse are reported before the target is opened, as always.
+    reuse = options.cache_dir is not None and options.reuse_image_results
+    engine = None if reuse else build_engine(options, texts)
     started = time.monotonic()
-    cache = open_cache(options, engine)
+    cache = open_cache(options, texts)
     try:
-        with (
-            open_image(
-                target,
-                OpenOptions(
-                    options.image_ref, options.platform, options.walk_limits.max_image_bytes
-                ),
-            ) as image,
-            engine.session(),
-        ):
-            result = scan_image(image, engine, options, progress, cache)
+        with open_image(
+            target,
+            OpenOptions(options.image_ref, options.platform, options.walk_limits.max_image_bytes),
+        ) as image:
+            result = cached_result(image, options, cache)
+            if result is None:
+                engine = engine or build_engine(options, texts)
+                with engine.session():
+                    result = scan_image(image, engine, options, progress, cache)
     finally:
         if cache is not None:
             cache.close()
@@ -129,26 +139,41 @@ def scan(
     return result
 
 
-def open_cache(options: ScanOptions, engine: Engine) -> LayerCache | None:
-    """The layer cache for these options, keyed by everything an outcome depends on."""
+def open_cache(options: ScanOptions, texts: RuleTexts | None = None) -> LayerCache | None:
+    """The layer cache for these options, keyed by everything an outcome depends on: the
+    code, the rules (`texts`, read by rule_texts when not given) and the settings."""
     if options.cache_dir is None:
         return None
     settings = "\0".join(
         [
             code_fingerprint(),
-            rules_fingerprint(engine.rules),
+            rules_fingerprint(texts or rule_texts(options.rules_files)),
             repr(
                 (
                     options.max_file_bytes,
                     options.max_archive_depth,
                     options.use_detect_secrets,
                     options.walk_limits,
-                    engine.uses_prefilter,  # not compiled here: a cached rescan never needs it
+                    prefilter_available(),  # Engine.uses_prefilter, without building one
                 )
             ),
         ]
     )
     return LayerCache(options.cache_dir, settings)
+
+
+def cached_result(
+    image: Image, options: ScanOptions, cache: LayerCache | None
+) -> ScanResult | None:
+    """The stored result of an image whose layers, config and settings were all scanned
+    before (see ScanOptions.reuse_image_results), or None."""
+    if cache is None or not options.reuse_image_results:
+        return None
+    stored = cache.image_result(cache.image_key(image_identity(image)))
+    if stored is None or not all(cache.holds(layer) for layer in image.layers):
+        return None
+    logger.info("every layer and the config were scanned before: results reused")
+    return _from_stored(image, stored)
 
 
 def scan_image(
@@ -158,111 +183,13 @@ def scan_image(
     progress: ProgressHook | None = None,
     cache: LayerCache | None = None,
 ) -> ScanResult:
-    """Scan an opened image (the engine's session must be active).
+    """Scan an opened image (the engine's session must be active); see image_scan."""
+    from . import image_scan  # deferred: it loads the detectors
 
-    Each layer is scanned on its own (or taken from the cache), then its entries are
-    replayed in order into the timeline, which gives every file version its status.
-    """
-    timeline = Timeline()
-    log = WalkLog()
-    skipped: Counter[str] = Counter()
-    packages = PackageFiles()
-    content = ContentLimits(
-        max_file_bytes=options.max_file_bytes, max_depth=options.max_archive_depth
-    )
-    rules = rule_catalog(engine)
-    matches: dict[Version, list[FileMatch]] = {}
-    files = scanned_bytes = 0
-    limits = options.walk_limits
-    pool: FilePool | None = None
-    waiting: deque[tuple[Layer, LayerOutcome, bool, FileState | None]] = deque()
-    reusable = False  # whether this scan's result may be stored for the image
-
-    def settle() -> None:
-        """Replay, in order, the layers whose outcomes are complete (while later layers are
-        still read or scanned: the replay overlaps the workers' scanning)."""
-        nonlocal reusable
-        while waiting and waiting[0][1].batches_out == 0:
-            layer, outcome, cached, before = waiting.popleft()
-            if cache is not None and not cached:
-                cache.put(layer, outcome, before)
-            if not (cached or outcome.cacheable):
-                reusable = False
-            log.problems.extend(outcome.problems)
-            if outcome.check is not None:
-                log.checks[layer.index] = outcome.check
-            skipped.update(outcome.skipped)
-            packages.update(outcome.packages)
-            _replay(outcome, timeline, log, matches)
-
-    image_key = None
-    if cache is not None and options.reuse_image_results:
-        image_key = cache.image_key(_image_identity(image))
-        stored = cache.image_result(image_key, rules)
-        if stored is not None and all(cache.holds(layer) for layer in image.layers):
-            logger.info("every layer and the config were scanned before: results reused")
-            return _from_stored(image, stored, rules)
-    reusable = image_key is not None  # every layer complete and verified, so far
-
-    try:
-        for layer in image.layers:
-            timeline.begin_layer(layer.index)
-            if not layer_within_image_limits(layer.index, log, limits):
-                reusable = False
-                continue
-            before = file_state(layer.location) if cache is not None else None
-            outcome = cache.get(layer, rules) if cache is not None else None
-            cached = outcome is not None
-            if outcome is None:
-                if pool is None and _wants_workers(image, options):
-                    pool = FilePool(engine, content, worker_count(options.workers))
-                on_file = _layer_progress(
-                    progress, layer.index, len(image.layers), files, scanned_bytes
-                )
-                outcome = scan_layer(layer, engine, limits, content, log, on_file, pool)
-            else:
-                logger.info("layer %d: taken from the cache (%s)", layer.index, layer.diff_id)
-            log.entries += outcome.entries_read
-            log.uncompressed_bytes += outcome.uncompressed_bytes
-            files += outcome.files
-            scanned_bytes += outcome.bytes
-            if progress is not None:
-                progress(layer.index, len(image.layers), files, scanned_bytes)
-            waiting.append((layer, outcome, cached, before))
-            if pool is not None:
-                pool.poll()
-            settle()
-        while waiting:  # every layer was read; the workers finish theirs
-            if pool is None or not pool.collect_some():
-                raise RuntimeError("a layer waits for batches no worker has")
-            if not pool.busy:
-                pool.close()  # their memory is given back before the last replays
-            settle()
-    finally:
-        if pool is not None:
-            pool.close()
-    log.problems.sort(key=lambda problem: problem.layer_index)  # stable: in-layer order kept
-    findings = _file_findings(image, matches, packages)
-    findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
-    findings.sort(key=_finding_order)
-    if cache is not None and image_key is not None and reusable:
-        cache.put_image_result(
-            image_key,
-            StoredResult(findings, log, timeline.stats, skipped, files, scanned_bytes),
-        )
-    return ScanResult(
-        image=image,
-        findings=findings,
-        log=log,
-        timeline=timeline,
-        rules=rules,
-        skipped=skipped,
-        files_scanned=files,
-        bytes_scanned=scanned_bytes,
-    )
+    return image_scan.scan_image(image, engine, options, progress, cache)
 
 
-def _image_identity(image: Image) -> list[str]:
+def image_identity(image: Image) -> list[str]:
     """What a scan's result depends on besides the settings: the config (history, ENV,
     labels) and each layer's identity."""
     return [
@@ -274,7 +201,7 @@ def _image_identity(image: Image) -> list[str]:
     ]
 
 
-def _from_stored(image: Image, stored: StoredResult, rules: dict[str, RuleMeta]) -> ScanResult:
+def _from_stored(image: Image, stored: StoredResult) -> ScanResult:
     timeline = Timeline()
     timeline.stats.update(stored.stats)
     return ScanResult(
@@ -282,141 +209,8 @@ def _from_stored(image: Image, stored: StoredResult, rules: dict[str, RuleMeta])
         findings=stored.findings,
         log=stored.log,
         timeline=timeline,
-        rules=rules,
+        rules=stored.rules,
         skipped=stored.skipped,
         files_scanned=stored.files_scanned,
         bytes_scanned=stored.bytes_scanned,
-    )
-
-
-def _replay(
-    outcome: LayerOutcome, timeline: Timeline, log: WalkLog, matches: dict[Version, list[FileMatch]]
-) -> None:
-    """Apply one layer's entries to the timeline; attach its matches to the versions."""
-    for position, entry in enumerate(outcome.entries):
-        version = timeline.apply(entry, log)
-        if version is None:
-            continue
-        if entry.kind is EntryKind.HARDLINK:
-            if version.content is not None and version.content in matches:
-                matches[version] = matches[version.content]
-        elif position in outcome.matches:
-            matches[version] = outcome.matches[position]
-
-
-PARALLEL_FROM = 32 << 20
-"""Below this many bytes of layers, starting worker processes costs more than it saves."""
-
-
-def _wants_workers(image: Image, options: ScanOptions) -> bool:
-    if options.workers is not None and options.workers != 0:
-        return options.workers > 0
-    if worker_count(None) == 0:
-        return False
-    return sum(layer.size or 0 for layer in image.layers) >= PARALLEL_FROM
-
-
-def rule_catalog(engine: Engine) -> dict[str, RuleMeta]:
-    """Every rule id a finding of this engine can carry."""
-    catalog = engine.catalog()
-    catalog.update({rule.id: rule for rule in (*METADATA_RULES, *NAME_RULE_METAS)})
-    return catalog
-
-
-def _layer_progress(
-    progress: ProgressHook | None, index: int, count: int, files: int, scanned: int
-) -> FileHook | None:
-    if progress is None:
-        return None
-    hook = progress
-    return lambda layer_files, layer_bytes: hook(
-        index, count, files + layer_files, scanned + layer_bytes
-    )
-
-
-def layer_ref(image: Image, index: int) -> LayerRef:
-    layer = image.layers[index]
-    history = layer.history
-    return LayerRef(index, layer.diff_id, layer.instruction, history.index if history else None)
-
-
-def _file_findings(
-    image: Image, matches: dict[Version, list[FileMatch]], packages: PackageFiles
-) -> list[Finding]:
-    findings: list[Finding] = []
-    for version, found in matches.items():
-        if version.duplicate:
-            continue  # the same name later in the same layer replaced this one
-        removed_by = None
-        if version.removed_by is not None:
-            removed_by = RemovedBy(version.removed_by, image.layers[version.removed_by].instruction)
-        for match, nested_path in found:
-            vendored = is_vendored(version.display_path, packages, nested_path)
-            downgrade = vendored and not match.verified
-            findings.append(
-                Finding(
-                    rule=match.rule,
-                    source=Source.FILE,
-                    secret=match.secret,
-                    layer=layer_ref(image, version.layer_index),
-                    path=version.display_path,
-                    nested_path=nested_path,
-                    line=match.line,
-                    status=version.status,
-                    removed_by=removed_by,
-                    severity=Severity.LOW if downgrade else match.severity,
-                    confidence=Confidence.LOW if downgrade else None,
-                    reason="vendored" if downgrade else None,
-                    note=match.note,
-                )
-            )
-    return findings
-
-
-def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
-    """History and config findings; one ARG seen by several steps is one finding."""
-    merged: dict[tuple[str, str, str, str], Finding] = {}
-    for hit in hits:
-        source = Source(hit.source)
-        identity = (source.value, hit.match.rule.id, hit.key, hit.match.secret)
-        existing = merged.get(identity)
-        if existing is not None:
-            if hit.history_index is not None:
-                existing.also_in_history.append(hit.history_index)
-            continue
-        layer = None
-        if hit.history_index is not None:
-            entry = image.history[hit.history_index]
-            layer_index = entry.layer_index
-            layer = LayerRef(
-                layer_index,
-                image.layers[layer_index].diff_id if layer_index is not None else None,
-                entry.instruction,
-                entry.index,
-            )
-        merged[identity] = Finding(
-            rule=hit.match.rule,
-            source=source,
-            secret=hit.match.secret,
-            layer=layer,
-            line=None,
-            key=hit.key,
-            severity=hit.match.severity,
-            note=hit.match.note,
-        )
-    return list(merged.values())
-
-
-def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str]:
-    """Source, layer, place, archive member, line, rule: an order that does not depend on
-    which process scanned what."""
-    layer = finding.layer.index if finding.layer and finding.layer.index is not None else -1
-    source_rank = {Source.FILE: 0, Source.HISTORY: 1, Source.CONFIG: 2}[finding.source]
-    return (
-        source_rank,
-        layer,
-        finding.path or finding.key or "",
-        finding.nested_path or "",
-        finding.line or 0,
-        finding.rule.id,
     )

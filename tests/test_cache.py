@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import tarfile
 import zlib
 from pathlib import Path
@@ -21,7 +24,7 @@ from layerscan.scan import ScanOptions, build_engine, open_cache, scan, scan_ima
 from layerscan.sources import open_image
 
 from .cli import layerscan
-from .conftest import BUNDLED_DEMO
+from .conftest import BUNDLED_DEMO, ROOT
 from .damage import rewrite_layer, truncate_layer
 
 
@@ -37,7 +40,7 @@ def _scan_counting(
     """A scan whose cache can be asked how many layers it served."""
     options = ScanOptions(cache_dir=cache_dir, **extra)
     engine = build_engine(options)
-    cache = open_cache(options, engine)
+    cache = open_cache(options)
     assert cache is not None
     with open_image(str(target)) as image, engine.session():
         document = build_document(scan_image(image, engine, options, cache=cache))
@@ -287,6 +290,70 @@ def test_a_rescan_of_the_same_image_reuses_its_result_and_reports_the_same(
     again, again_log = _json_report(str(BUNDLED_DEMO), *cache)
     assert "results reused" not in again_log and "corrupt" in again_log
     assert again == uncached
+
+
+def test_an_edited_rules_file_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    """The key hashes the rules files' text: the same file, edited, is other rules."""
+    rules = tmp_path / "rules.yaml"
+    rule = (
+        "rules:\n"
+        "  - id: busybox-banner\n"
+        "    title: BusyBox version banner\n"
+        "    severity: {}\n"
+        "    regex: '(?P<secret>BusyBox v1\\.[0-9.]+)'\n"
+    )
+    rules.write_text(rule.format("low"))
+    args = (str(BUNDLED_DEMO), "--rules", str(rules))
+    _json_report(*args, "--cache-dir", str(tmp_path / "cache"))
+    rules.write_text(rule.format("high"))
+    edited, log = _json_report(*args, "--cache-dir", str(tmp_path / "cache"))
+    assert "results reused" not in log and "taken from the cache" not in log
+    assert {f["severity"] for f in edited["findings"] if f["rule"] == "busybox-banner"} == {"high"}
+    assert edited == _json_report(*args, "--no-cache")[0]
+
+
+_PROBE = """
+import sys
+from layerscan.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted(sys.modules)))
+"""
+_DETECTORS = {
+    "detect_secrets",
+    "magic",
+    "yaml",
+    "layerscan.detect.engine",
+    "layerscan.content.dispatch",
+    "layerscan.image_scan",
+}
+
+
+def _modules_loaded_by_scan(*args: str) -> tuple[set[str], str]:
+    """`layerscan scan ARGS -v` in a fresh process: (the modules it imported, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "scan", *args, "-v", "--fail-on", "never"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split()), done.stderr
+
+
+def test_a_rescan_served_by_the_cache_loads_no_detector(tmp_path: Path) -> None:
+    """What makes a cached rescan cheap: it imports neither detect-secrets nor the content
+    readers, and parses no rules (no YAML); the scan that filled the cache needed them all."""
+    args = (str(BUNDLED_DEMO), "--cache-dir", str(tmp_path / "cache"), "-o", os.devnull)
+    cold, _ = _modules_loaded_by_scan(*args)
+    warm, log = _modules_loaded_by_scan(*args)
+    assert cold >= _DETECTORS, _DETECTORS - cold
+    assert "results reused" in log
+    assert "layerscan.scan" in warm and not _DETECTORS & warm
+    assert "tabulate" not in warm  # the JSON report draws no table
 
 
 def test_an_image_with_the_same_layers_and_another_config_is_scanned_again(

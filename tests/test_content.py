@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from layerscan.content import ContentLimits, Reason, Skipped, Unit, units_of
+from layerscan.content import ContentLimits, Reason, Skipped, Unit
 from layerscan.content import sqlite as content_sqlite
+from layerscan.content.dispatch import units_of
 from layerscan.content.sniff import Kind, sniff
 
 from . import content_samples as samples

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerscan.detect.rules import RuleMeta
+from layerscan.detect.rule_meta import RuleMeta
 from layerscan.findings import Finding, LayerRef, Source, redact, redact_known
 from layerscan.severity import Confidence, Severity
 

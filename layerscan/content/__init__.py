@@ -15,8 +15,9 @@ Everything is bounded by `ContentLimits` (size, ratio, members, depth, time).
 
 from __future__ import annotations
 
-from .dispatch import units_of
+# units_of is imported from .dispatch by who runs it: dispatch loads every reader (python-magic
+# among them), and the limits are needed by a rescan served from the cache, which reads none.
 from .limits import DEFAULT_LIMITS, ContentLimits
 from .model import Reason, Skipped, Unit
 
-__all__ = ["DEFAULT_LIMITS", "ContentLimits", "Reason", "Skipped", "Unit", "units_of"]
+__all__ = ["DEFAULT_LIMITS", "ContentLimits", "Reason", "Skipped", "Unit"]

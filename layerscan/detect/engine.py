@@ -18,7 +18,8 @@ from ..severity import Severity
 from .lines import LineIndex
 from .noise import is_noise
 from .prefilter import Hits, Prefilter, available, candidate_windows
-from .rules import Rule, RuleMeta
+from .rule_meta import RuleMeta
+from .rules import Rule
 from .secrets_core import SecretsCore, core_rules
 from .validators import is_identifier
 

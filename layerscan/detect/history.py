@@ -16,7 +16,7 @@ from typing import Any
 from ..image import Image
 from ..severity import Confidence, Severity
 from .engine import Engine, Match
-from .rules import RuleMeta
+from .rule_meta import RuleMeta
 from .secrets_core import RULE_PREFIX as CORE_PREFIX
 
 SECRET_KEY_NAME = re.compile(

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..severity import Confidence, Severity
-from .rules import RuleMeta
+from .rule_meta import RuleMeta
 
 
 @dataclass(frozen=True)

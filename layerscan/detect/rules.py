@@ -16,15 +16,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..errors import UsageError
 from ..severity import Confidence, Severity
 from .noise import is_noise
+from .rule_files import RuleSource, RuleTexts, rule_texts
+from .rule_meta import RuleMeta
 from .validators import VALIDATORS, Verdict
 
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,63}$")
@@ -45,19 +44,6 @@ _KNOWN_FIELDS = frozenset(
         "generic",
     }
 )
-
-
-@dataclass(frozen=True)
-class RuleMeta:
-    """What a finding needs to know about the rule that produced it."""
-
-    id: str
-    title: str
-    severity: Severity
-    confidence: Confidence
-    description: str = ""
-    generic: bool = False
-    """Matches by key name or shape rather than by a provider's format (less specific)."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +297,8 @@ def _compile(spec: dict[str, Any], origin: str) -> Rule:
 
 def parse_rules(text: str, origin: str) -> list[Rule]:
     """Rules from one YAML document (a mapping with a `rules` list)."""
+    import yaml  # deferred: a rescan served by the cache reads the rules' bytes, never parses
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -321,27 +309,26 @@ def parse_rules(text: str, origin: str) -> list[Rule]:
 
 
 def builtin_rules() -> list[Rule]:
-    """The rules shipped in signatures/ (installed as layerscan.signatures)."""
-    folder = resources.files("layerscan.signatures")
-    rules: list[Rule] = []
-    for item in sorted(folder.iterdir(), key=lambda item: item.name):
-        if item.name.endswith(".yaml"):
-            rules.extend(parse_rules(item.read_text(encoding="utf-8"), f"signatures/{item.name}"))
-    return rules
+    """The rules shipped in signatures/."""
+    return _parse_all(rule_texts().builtin)
 
 
 def load_rules(extra_files: Sequence[Path] = ()) -> list[Rule]:
     """Built-in rules plus the user's; a user rule with a built-in id replaces it."""
+    return rules_from(rule_texts(extra_files))
+
+
+def rules_from(texts: RuleTexts) -> list[Rule]:
+    """The rules of texts read by rule_texts (see load_rules)."""
     by_id: dict[str, Rule] = {}
-    for rule in builtin_rules():
+    for rule in _parse_all(texts.builtin):
         if rule.meta.id in by_id:
             raise UsageError(f"rule id {rule.meta.id!r} is defined twice in signatures/")
         by_id[rule.meta.id] = rule
-    for path in extra_files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read rules file {path}: {exc.strerror or exc}") from exc
-        for rule in parse_rules(text, str(path)):
-            by_id[rule.meta.id] = rule
+    for rule in _parse_all(texts.extra):
+        by_id[rule.meta.id] = rule
     return list(by_id.values())
+
+
+def _parse_all(sources: Iterable[RuleSource]) -> list[Rule]:
+    return [rule for origin, text in sources for rule in parse_rules(text, origin)]

@@ -26,7 +26,7 @@ from detect_secrets.util.code_snippet import CodeSnippet, get_code_snippet
 from ..severity import Confidence, Severity
 from .lines import LineIndex
 from .prefilter import PluginPattern, Prefilter
-from .rules import RuleMeta
+from .rule_meta import RuleMeta
 
 _H, _M, _L = Severity.HIGH, Severity.MEDIUM, Severity.LOW
 

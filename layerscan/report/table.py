@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tabulate import tabulate
-
 from ..instruction import abbreviate
 from ..safe_text import printable
 from .document import status_text, where_text
@@ -67,6 +65,8 @@ def summary_line(document: dict[str, Any]) -> str:
 
 
 def render(document: dict[str, Any]) -> str:
+    from tabulate import tabulate  # deferred: the other formats and -q draw no table
+
     image = document["image"]
     layers = {layer["index"]: layer for layer in document["layers"]}
     lines = [
