@@ -103,6 +103,45 @@ def test_the_keyword_plugin_reports_nothing_the_prefilter_misses() -> None:
     assert checked > 100  # the shapes really exercise the plugin
 
 
+def _seen(engine: Engine, text: str, utf8: bytes | None) -> list[tuple[str, int | None, int]]:
+    with engine.session():
+        found = engine.scan_text(text, "settings.py", "/app/settings.py", utf8=utf8)
+    return sorted((m.rule.id, m.line, hash(m.secret)) for m in found)
+
+
+@pytest.mark.parametrize("size", ["small", "remembered"])
+@pytest.mark.parametrize("extra", ["", "caf\u00e9 \u20ac \U0001f511"])
+def test_a_text_given_with_its_utf8_bytes_gives_the_same_matches(size: str, extra: str) -> None:
+    """The bytes a file was decoded from stand in for the text's encoding (the memo key, and
+    the prefilter's view of an ASCII text): same matches as the text alone."""
+    from .content_samples import token
+
+    lines = [
+        f"# {extra} settings",
+        f"GITHUB = '{token('Bytes')}'",
+        'db_password = "Vq8fZt2LmN4pXw"',
+        "blob = 'q8Zt2LmN4pXwVf7kR3sT9yB1cD5eG0hJ'",
+    ]
+    if size == "remembered":  # past the size from which texts are remembered by content
+        lines = [f"value_{n} = {n}" for n in range(600)] + lines
+    text = "\n".join(lines) + "\n"
+    plain = Engine(load_rules(), SecretsCore())
+    given = Engine(load_rules(), SecretsCore())
+    assert plain.prefilter is not None and given.prefilter is not None
+    expected = _seen(plain, text, None)
+    assert len(expected) >= 3
+    assert _seen(given, text, text.encode("utf-8")) == expected
+    assert _seen(given, text, None) == expected  # a memo hit for the remembered one
+
+
+def test_bytes_that_cannot_be_the_texts_utf8_are_refused() -> None:
+    engine = Engine([], None)
+    with pytest.raises(ValueError, match="encoding"):
+        engine.scan_text("abc", "a.txt", utf8=b"abcd")
+    with pytest.raises(ValueError, match="encoding"):
+        engine.scan_text("caf\u00e9", "a.txt", utf8=b"cafe")
+
+
 def test_windows_cover_each_possible_end_and_merge() -> None:
     assert candidate_windows([500, 100], 50, 10_000) == [(50, 356), (450, 756)]
     assert candidate_windows([100, 200], 50, 250) == [(50, 250)]
