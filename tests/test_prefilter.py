@@ -142,6 +142,29 @@ def test_bytes_that_cannot_be_the_texts_utf8_are_refused() -> None:
         engine.scan_text("caf\u00e9", "a.txt", utf8=b"cafe")
 
 
+def test_each_quoted_run_is_flagged_on_its_own_line_when_rich_enough() -> None:
+    """Entropy plugins see the lines of quoted runs that could pass their limit, every copy
+    of a run on its own line (runs are judged once per distinct text), and none of the runs
+    too plain to (data files repeat such names thousands of times)."""
+    core = SecretsCore()
+    engine = Engine([], core)
+    assert engine.prefilter is not None
+    rich = "q8Zt2LmN4pXwVf7kR3sT9yB1cD5eG0hJ"  # 32 distinct characters
+    plain = "DescribeInstancesRequestShape"  # 16 distinct: cannot carry 4.5 bits each
+    lines = [f'"{plain}": 1', f'x = "{rich}"', f'"{plain}": 2', f'y = "{rich}"', f"'{plain}'"]
+    text = "\n".join(lines) + "\n"
+    with engine.session():
+        hits = engine.prefilter.scan(text.encode("ascii"))
+        assert len(hits.plugin_spans["Base64 High Entropy String"]) == 5
+        flagged = core.flagged_lines(text, hits.plugin_spans, engine.prefilter)
+    assert flagged is not None
+    assert [(number, line) for number, line, _, plugins in flagged] == [
+        (2, lines[1]),
+        (4, lines[3]),
+    ]
+    assert all("Base64 High Entropy String" in plugins for *_, plugins in flagged)
+
+
 def test_windows_cover_each_possible_end_and_merge() -> None:
     assert candidate_windows([500, 100], 50, 10_000) == [(50, 356), (450, 756)]
     assert candidate_windows([100, 200], 50, 250) == [(50, 250)]
