@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,49 @@ def test_each_quoted_run_is_flagged_on_its_own_line_when_rich_enough() -> None:
         (4, lines[3]),
     ]
     assert all("Base64 High Entropy String" in plugins for *_, plugins in flagged)
+
+
+def test_quoted_runs_are_reported_from_their_opening_quote() -> None:
+    """The entropy plugins' quoted runs are found without Hyperscan's start-of-match
+    tracking: each span must still be the leftmost match that ends where it ends."""
+    core = SecretsCore()
+    engine = Engine([], core)
+    assert engine.prefilter is not None
+    run = "q8Zt2LmN4pXwVf7kR3sT9yB1cD5eG0hJ"
+    text = (
+        f"a = \"{run}\" + '{run}'\n"
+        f'"{run}"{run}"\n'  # two runs sharing the quote between them
+        f'\'x\' "{run}\'{run}" "deadbeefdeadbeefdeadbeef"\n'
+        f"caf\u00e9 = '{run}' \"{run}\"\n"  # offsets are characters, not bytes
+    )
+    patterns = core.prefilter_patterns()
+    view = text.encode("ascii", "replace")
+    hits = engine.prefilter.scan(view)
+    checked = 0
+    for plugin in ("Base64 High Entropy String", "Hex High Entropy String"):
+        spans = hits.plugin_spans[plugin]
+        assert spans and all(start is not None for start, _ in spans)
+        for start, end in spans:
+            assert start is not None
+            fits = [p.pattern for p in patterns[plugin] if p.pattern.fullmatch(text, start, end)]
+            assert fits, (plugin, start, end)
+            assert not any(
+                pattern.fullmatch(text, earlier, end)
+                for pattern in fits
+                for earlier in range(start)
+            )
+            checked += 1
+    assert checked == 8  # 7 base64 runs (two share a quote), 1 hex run
+
+
+def test_an_opener_must_open_an_exact_pattern() -> None:
+    from layerscan.detect.prefilter import PluginPattern
+
+    PluginPattern(re.compile('"[a-z]{4,}"'), exact=True, opener='"')
+    with pytest.raises(ValueError, match="opener"):
+        PluginPattern(re.compile('"[a-z]{4,}"'), opener='"')
+    with pytest.raises(ValueError, match="opener"):
+        PluginPattern(re.compile('x"[a-z]{4,}"'), exact=True, opener='"')
 
 
 def test_windows_cover_each_possible_end_and_merge() -> None:

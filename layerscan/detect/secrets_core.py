@@ -202,9 +202,11 @@ class SecretsCore:
             elif hasattr(plugin, "entropy_limit"):
                 least = max(math.floor(2**plugin.entropy_limit) + 1, _SHORTEST_ENTROPY_RUN)
                 run = f"[{re.escape(plugin.charset)}]{{{least},}}"
+                # The charset holds no quote, so a run's opening quote is the last before it.
+                assert not set("'\"") & set(plugin.charset)
                 found[secret_type] = [
-                    PluginPattern(re.compile(f'"{run}"'), exact=True, starts=True),
-                    PluginPattern(re.compile(f"'{run}'"), exact=True, starts=True),
+                    PluginPattern(re.compile(f'"{run}"'), exact=True, opener='"'),
+                    PluginPattern(re.compile(f"'{run}'"), exact=True, opener="'"),
                 ]
             else:
                 found[secret_type] = [PluginPattern(pattern) for pattern in plugin.denylist]
