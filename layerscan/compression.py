@@ -10,12 +10,13 @@ import bz2
 import hashlib
 import io
 import lzma
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, cast
 
 import zstandard
+
+from . import deflate
 
 Compression = Literal["gzip", "zstd", "xz", "bzip2", "none"]
 
@@ -68,7 +69,8 @@ class _Chain(io.RawIOBase):
 
 
 class _GzipMembers(io.RawIOBase):
-    """gzip, member after member, with zlib directly; bytes after the last member are ignored.
+    """gzip, member after member, through layerscan.deflate (ISA-L where it imports); bytes
+    after the last member are ignored.
 
     Python's GzipFile raises on anything after the last member and loses what the same read
     had already inflated; a layer with trailing garbage would then lose its last entries.
@@ -76,10 +78,14 @@ class _GzipMembers(io.RawIOBase):
     the whole blob can still be checked), but never inflated.
     """
 
-    def __init__(self, raw: BinaryIO, on_trailing: Callable[[int], None]) -> None:
+    def __init__(
+        self, raw: BinaryIO, on_trailing: Callable[[int], None], use_isal: bool = deflate.ISAL
+    ) -> None:
         self._raw = raw
         self._on_trailing = on_trailing
-        self._inflater = zlib.decompressobj(31)
+        self._use_isal = use_isal
+        self._inflater: deflate.Decompressor | None = None
+        """Made when the member's first bytes are there (they pick the decoder)."""
         self._input = b""
         self._finished = False
 
@@ -88,20 +94,26 @@ class _GzipMembers(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self._finished:
-            if self._inflater.eof:
+            inflater = self._inflater
+            if inflater is not None and inflater.eof:
                 self._next_member()
                 continue
-            data = self._inflater.unconsumed_tail or self._input or self._raw.read(READ_SIZE)
+            tail = inflater.unconsumed_tail if inflater is not None else b""
+            data = tail or self._input or self._raw.read(READ_SIZE)
             self._input = b""
-            if not data:
-                raise EOFError("the gzip stream ends before its end-of-stream marker")
-            out = self._inflater.decompress(data, len(buffer))
+            if inflater is None:
+                inflater = self._inflater = deflate.gzip_decoder(data, self._use_isal)
+            # With no input left, the call still drains what the decoder holds.
+            out = inflater.decompress(data, len(buffer))
             if out:
                 buffer[: len(out)] = out
                 return len(out)
+            if not data and not inflater.eof:
+                raise EOFError("the gzip stream ends before its end-of-stream marker")
         return 0
 
     def _next_member(self) -> None:
+        assert self._inflater is not None
         rest = self._inflater.unused_data
         while len(rest) < 2:
             more = self._raw.read(READ_SIZE)
@@ -111,7 +123,7 @@ class _GzipMembers(io.RawIOBase):
         if not rest:
             self._finished = True
         elif rest[:2] == b"\x1f\x8b":
-            self._inflater = zlib.decompressobj(31)
+            self._inflater = None
             self._input = rest
         else:
             self._finished = True
@@ -131,11 +143,12 @@ def _ignore(_: int) -> None:
 
 
 def open_uncompressed(
-    raw: BinaryIO, on_trailing: Callable[[int], None] = _ignore
+    raw: BinaryIO, on_trailing: Callable[[int], None] = _ignore, use_isal: bool = deflate.ISAL
 ) -> tuple[BinaryIO, Compression]:
     """Wrap a blob stream so that reading it yields the uncompressed bytes.
 
-    `on_trailing` hears of bytes after the end of a gzip stream (ignored, not inflated).
+    `on_trailing` hears of bytes after the end of a gzip stream (ignored, not inflated);
+    `use_isal=False` inflates gzip with zlib (what a platform without ISA-L does).
     """
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw))
     kind = sniff(buffered.peek(8)[:8])
@@ -144,7 +157,7 @@ def open_uncompressed(
     top: Any
     if kind == "gzip":
         return cast(
-            BinaryIO, io.BufferedReader(_GzipMembers(buffered, on_trailing), READ_SIZE)
+            BinaryIO, io.BufferedReader(_GzipMembers(buffered, on_trailing, use_isal), READ_SIZE)
         ), kind
     if kind == "zstd":
         top = zstandard.ZstdDecompressor().stream_reader(

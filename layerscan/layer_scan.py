@@ -190,7 +190,7 @@ def scan_file(
             skips.append((unit.reason, unit.nested_path))
             continue
         matches = engine.scan_text(
-            unit.text, unit.filename, path, heuristics=unit.origin != "strings"
+            unit.text, unit.filename, path, heuristics=unit.origin != "strings", utf8=unit.utf8
         )
         found.extend((match, unit.nested_path) for match in matches)
     if shard is not None and shard[0] != 0:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import lzma
 import posixpath
 import tarfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +21,7 @@ from typing import IO, TYPE_CHECKING
 import zstandard
 
 from .compression import LayerLimits, LayerMeter, LimitExceeded, open_metered
+from .deflate import ERRORS as DEFLATE_ERRORS
 from .image import Image, Layer
 from .tarsafety import TAR_ERRORS
 from .tarstream import Member, TarFormatError, TarStream, TarTruncated
@@ -38,7 +38,7 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
     *TAR_ERRORS,
     TarFormatError,
     OSError,
-    zlib.error,
+    *DEFLATE_ERRORS,  # zlib's or ISA-L's
     lzma.LZMAError,
     zstandard.ZstdError,
     LimitExceeded,

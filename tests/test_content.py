@@ -69,6 +69,26 @@ def test_utf16_text_without_a_byte_order_mark(encoding: str) -> None:
     assert units("settings.ini", text.encode(encoding)) == [Unit(text, "settings.ini")]
 
 
+@pytest.mark.parametrize(
+    ("data", "kept"),
+    [
+        (b"token: x\n", True),  # ASCII: its bytes are the text, one byte a character
+        ("caf\u00e9 \u20ac\n".encode(), True),  # valid UTF-8: the text's exact encoding
+        (b"caf\xe9\n", False),  # a replacement character: the text no longer encodes to it
+        (b"\xef\xbb\xbftoken: x\n", False),  # the BOM is not in the text
+        ("token: x\n".encode("utf-16"), False),
+    ],
+)
+def test_a_text_unit_keeps_the_bytes_it_was_decoded_from_only_when_they_are_its_utf8(
+    data: bytes, kept: bool
+) -> None:
+    [unit] = units("notes.txt", data)
+    assert isinstance(unit, Unit)
+    assert (unit.utf8 is data) is kept
+    if kept:
+        assert unit.text.encode("utf-8") == data
+
+
 def test_empty_file_yields_nothing() -> None:
     assert units("empty", b"") == []
 

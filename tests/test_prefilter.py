@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,111 @@ def test_the_keyword_plugin_reports_nothing_the_prefilter_misses() -> None:
             assert keyword_found <= prefiltered, (line, filename)
             checked += bool(keyword_found)
     assert checked > 100  # the shapes really exercise the plugin
+
+
+def _seen(engine: Engine, text: str, utf8: bytes | None) -> list[tuple[str, int | None, int]]:
+    with engine.session():
+        found = engine.scan_text(text, "settings.py", "/app/settings.py", utf8=utf8)
+    return sorted((m.rule.id, m.line, hash(m.secret)) for m in found)
+
+
+@pytest.mark.parametrize("size", ["small", "remembered"])
+@pytest.mark.parametrize("extra", ["", "caf\u00e9 \u20ac \U0001f511"])
+def test_a_text_given_with_its_utf8_bytes_gives_the_same_matches(size: str, extra: str) -> None:
+    """The bytes a file was decoded from stand in for the text's encoding (the memo key, and
+    the prefilter's view of an ASCII text): same matches as the text alone."""
+    from .content_samples import token
+
+    lines = [
+        f"# {extra} settings",
+        f"GITHUB = '{token('Bytes')}'",
+        'db_password = "Vq8fZt2LmN4pXw"',
+        "blob = 'q8Zt2LmN4pXwVf7kR3sT9yB1cD5eG0hJ'",
+    ]
+    if size == "remembered":  # past the size from which texts are remembered by content
+        lines = [f"value_{n} = {n}" for n in range(600)] + lines
+    text = "\n".join(lines) + "\n"
+    plain = Engine(load_rules(), SecretsCore())
+    given = Engine(load_rules(), SecretsCore())
+    assert plain.prefilter is not None and given.prefilter is not None
+    expected = _seen(plain, text, None)
+    assert len(expected) >= 3
+    assert _seen(given, text, text.encode("utf-8")) == expected
+    assert _seen(given, text, None) == expected  # a memo hit for the remembered one
+
+
+def test_bytes_that_cannot_be_the_texts_utf8_are_refused() -> None:
+    engine = Engine([], None)
+    with pytest.raises(ValueError, match="encoding"):
+        engine.scan_text("abc", "a.txt", utf8=b"abcd")
+    with pytest.raises(ValueError, match="encoding"):
+        engine.scan_text("caf\u00e9", "a.txt", utf8=b"cafe")
+
+
+def test_each_quoted_run_is_flagged_on_its_own_line_when_rich_enough() -> None:
+    """Entropy plugins see the lines of quoted runs that could pass their limit, every copy
+    of a run on its own line (runs are judged once per distinct text), and none of the runs
+    too plain to (data files repeat such names thousands of times)."""
+    core = SecretsCore()
+    engine = Engine([], core)
+    assert engine.prefilter is not None
+    rich = "q8Zt2LmN4pXwVf7kR3sT9yB1cD5eG0hJ"  # 32 distinct characters
+    plain = "DescribeInstancesRequestShape"  # 16 distinct: cannot carry 4.5 bits each
+    lines = [f'"{plain}": 1', f'x = "{rich}"', f'"{plain}": 2', f'y = "{rich}"', f"'{plain}'"]
+    text = "\n".join(lines) + "\n"
+    with engine.session():
+        hits = engine.prefilter.scan(text.encode("ascii"))
+        assert len(hits.plugin_spans["Base64 High Entropy String"]) == 5
+        flagged = core.flagged_lines(text, hits.plugin_spans, engine.prefilter)
+    assert flagged is not None
+    assert [(number, line) for number, line, _, plugins in flagged] == [
+        (2, lines[1]),
+        (4, lines[3]),
+    ]
+    assert all("Base64 High Entropy String" in plugins for *_, plugins in flagged)
+
+
+def test_quoted_runs_are_reported_from_their_opening_quote() -> None:
+    """The entropy plugins' quoted runs are found without Hyperscan's start-of-match
+    tracking: each span must still be the leftmost match that ends where it ends."""
+    core = SecretsCore()
+    engine = Engine([], core)
+    assert engine.prefilter is not None
+    run = "q8Zt2LmN4pXwVf7kR3sT9yB1cD5eG0hJ"
+    text = (
+        f"a = \"{run}\" + '{run}'\n"
+        f'"{run}"{run}"\n'  # two runs sharing the quote between them
+        f'\'x\' "{run}\'{run}" "deadbeefdeadbeefdeadbeef"\n'
+        f"caf\u00e9 = '{run}' \"{run}\"\n"  # offsets are characters, not bytes
+    )
+    patterns = core.prefilter_patterns()
+    view = text.encode("ascii", "replace")
+    hits = engine.prefilter.scan(view)
+    checked = 0
+    for plugin in ("Base64 High Entropy String", "Hex High Entropy String"):
+        spans = hits.plugin_spans[plugin]
+        assert spans and all(start is not None for start, _ in spans)
+        for start, end in spans:
+            assert start is not None
+            fits = [p.pattern for p in patterns[plugin] if p.pattern.fullmatch(text, start, end)]
+            assert fits, (plugin, start, end)
+            assert not any(
+                pattern.fullmatch(text, earlier, end)
+                for pattern in fits
+                for earlier in range(start)
+            )
+            checked += 1
+    assert checked == 8  # 7 base64 runs (two share a quote), 1 hex run
+
+
+def test_an_opener_must_open_an_exact_pattern() -> None:
+    from layerscan.detect.prefilter import PluginPattern
+
+    PluginPattern(re.compile('"[a-z]{4,}"'), exact=True, opener='"')
+    with pytest.raises(ValueError, match="opener"):
+        PluginPattern(re.compile('"[a-z]{4,}"'), opener='"')
+    with pytest.raises(ValueError, match="opener"):
+        PluginPattern(re.compile('x"[a-z]{4,}"'), exact=True, opener='"')
 
 
 def test_windows_cover_each_possible_end_and_merge() -> None:

@@ -21,16 +21,17 @@ import lzma
 import struct
 import tarfile
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .. import deflate
 from ..tarsafety import TAR_ERRORS, GuardedTarInfo
 from .inflate import Overflow, StreamError, inflate
 from .limits import Budget, ContentLimits
 from .model import Reason, Skipped
 from .shard import shard_of
 from .sniff import COMPRESSED, Kind, is_tar
+from .zipinflate import read_deflated
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +122,9 @@ _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_EOCD = b"PK\x06\x06"
 _CENTRAL_ENTRY = b"PK\x01\x02"
 _LOCAL_HEADER = b"PK\x03\x04"
-_ZIP_ERRORS = (
+_ZIP_ERRORS: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
-    zlib.error,
+    *deflate.ERRORS,
     lzma.LZMAError,
     EOFError,
     OSError,
@@ -131,6 +132,8 @@ _ZIP_ERRORS = (
     IndexError,
     struct.error,
 )
+_OPEN_ERRORS: tuple[type[Exception], ...] = (*_ZIP_ERRORS, NotImplementedError)
+_MEMBER_ERRORS: tuple[type[Exception], ...] = (*_ZIP_ERRORS, RuntimeError)
 
 
 def zip_members(
@@ -158,7 +161,7 @@ def _zip_members(
         return
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (*_ZIP_ERRORS, NotImplementedError):
+    except _OPEN_ERRORS:
         yield Skipped(Reason.CORRUPT)
         return
     with archive:
@@ -175,11 +178,15 @@ def _zip_members(
             budget.members_left -= 1
             if shard is not None and shard_of(info.filename, shard[1]) != shard[0]:
                 continue  # another process reads this one
-            yield _zip_member(archive, info, limits, budget)
+            yield _zip_member(data, archive, info, limits, budget)
 
 
 def _zip_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ContentLimits, budget: Budget
+    data: bytes,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    limits: ContentLimits,
+    budget: Budget,
 ) -> Member | Skipped:
     name = info.filename
     if info.flag_bits & 0x1:
@@ -189,12 +196,16 @@ def _zip_member(
         return Skipped(reason, name)
     try:
         # zipfile stops at the declared size and checks the CRC there, so a member that lies
-        # about its size is cut at `cap` at worst, and fails its CRC.
+        # about its size is cut at `cap` at worst, and fails its CRC. open() checks the local
+        # header; a deflated member is then inflated from `data` the same way, only faster.
         with archive.open(info) as handle:
-            content = handle.read(cap + 1)
+            if info.compress_type == zipfile.ZIP_DEFLATED:
+                content = read_deflated(data, info, cap + 1)
+            else:
+                content = handle.read(cap + 1)
     except NotImplementedError:  # a compression method zipfile does not know
         return Skipped(Reason.UNSUPPORTED, name)
-    except (*_ZIP_ERRORS, RuntimeError):
+    except _MEMBER_ERRORS:
         return Skipped(Reason.CORRUPT, name)
     if len(content) > cap:
         return Skipped(reason, name)

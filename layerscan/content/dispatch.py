@@ -70,7 +70,8 @@ def _units(
     nested = "!".join(parents) or None
     kind = sniff(data)
     if kind is Kind.TEXT:
-        yield Unit(text.decode(data), filename, nested)
+        decoded, utf8 = text.decode_keeping_utf8(data)
+        yield Unit(decoded, filename, nested, utf8=utf8)
     elif kind in ARCHIVES:
         yield from _archive(kind, data, filename, parents, limits, budget, wanted)
     elif kind in _STRINGS_KINDS and not any(map(wanted, strings.strings_regions(data))):

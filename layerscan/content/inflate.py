@@ -4,21 +4,29 @@ Every decoder is driven with an output bound, so a bomb costs at most `cap + 1` 
 it is refused (zstd, which takes no bound, is fed 256 bytes at a time: at most 8 MiB more);
 xz and zstd are also denied the huge windows a hostile header can ask for.
 Concatenated streams (what `cat a.gz b.gz` makes) are read to the end, as gzip(1) does.
+gzip goes through layerscan.deflate (ISA-L where it imports): same bytes, same bounds.
 """
 
 from __future__ import annotations
 
 import bz2
 import lzma
-import zlib
 from typing import Protocol
 
 import zstandard
 
+from .. import deflate
 from ..errors import LayerscanError
 from .sniff import Kind
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_STREAM_ERRORS: tuple[type[Exception], ...] = (
+    *deflate.ERRORS,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    zstandard.ZstdError,
+)
 _ZSTD_FEED = 256
 
 
@@ -47,12 +55,26 @@ class _Decoder(Protocol):
     def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 
 
-def inflate(kind: Kind, data: bytes, cap: int, decoder_memory: int) -> bytes:
-    """The decompressed bytes of `data`; Overflow past `cap` bytes, StreamError if corrupt."""
+def inflate(
+    kind: Kind, data: bytes, cap: int, decoder_memory: int, use_isal: bool = deflate.ISAL
+) -> bytes:
+    """The decompressed bytes of `data`; Overflow past `cap` bytes, StreamError if corrupt.
+    `use_isal=False` inflates gzip with zlib (what a platform without ISA-L does)."""
+    if kind is Kind.GZIP and use_isal:
+        try:
+            return _inflate(kind, data, cap, decoder_memory, True)
+        except StreamError:
+            # Cut short, ISA-L can stop a byte or two before zlib: zlib says how far a
+            # damaged stream goes, as it always has (a rare case, so read twice).
+            pass
+    return _inflate(kind, data, cap, decoder_memory, False)
+
+
+def _inflate(kind: Kind, data: bytes, cap: int, decoder_memory: int, use_isal: bool) -> bytes:
     out = _Output(cap)
     try:
         if kind is Kind.GZIP:
-            _gzip(data, out)
+            _gzip(data, out, use_isal)
         elif kind is Kind.ZSTD:
             _zstd(data, out, decoder_memory)
         elif kind is Kind.XZ:
@@ -61,7 +83,7 @@ def inflate(kind: Kind, data: bytes, cap: int, decoder_memory: int) -> bytes:
             _chained(bz2.BZ2Decompressor, data, out)
         else:
             raise ValueError(f"{kind} is not a compressed stream")
-    except (zlib.error, lzma.LZMAError, OSError, EOFError, zstandard.ZstdError) as exc:
+    except _STREAM_ERRORS as exc:
         raise StreamError(str(exc), out.joined()) from exc
     except _Truncated as exc:
         raise StreamError(str(exc), out.joined()) from exc
@@ -94,13 +116,14 @@ class _Output:
         return b"".join(self.chunks)
 
 
-def _gzip(data: bytes, out: _Output) -> None:
+def _gzip(data: bytes, out: _Output, use_isal: bool) -> None:
     pending = data
     while True:
-        decoder = zlib.decompressobj(wbits=31)
+        decoder = deflate.gzip_decoder(pending, use_isal)
         while not decoder.eof:
             # max_length bounds the output of this call (room() is never 0, which means "no
-            # bound" to zlib).
+            # bound" to zlib). With the input all taken, a call may still drain what the
+            # decoder holds: only one that returns nothing means the stream is cut short.
             chunk = decoder.decompress(pending, out.room())
             out.add(chunk)
             pending = decoder.unconsumed_tail

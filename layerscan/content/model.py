@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 Origin = Literal["text", "strings", "rows"]
@@ -17,12 +17,16 @@ class Unit:
     `origin` says how the text was made: a text file ("text"), the printable strings of a
     binary, one per line ("strings"), or the rows of a SQLite table ("rows"); detectors may
     trust shape-based heuristics less on strings, whose neighbouring lines are unrelated.
+    `utf8` is the file's own bytes when they are exactly `text` in UTF-8 (most files, all the
+    ASCII ones): the engine hashes them, and scans them if ASCII, instead of encoding the
+    text again. It is `text` in another form, so comparisons leave it out.
     """
 
     text: str
     filename: str
     nested_path: str | None = None
     origin: Origin = "text"
+    utf8: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,21 +113,34 @@ class Engine:
             yield self
 
     def scan_text(
-        self, text: str, filename: str, path: str | None = None, heuristics: bool = True
+        self,
+        text: str,
+        filename: str,
+        path: str | None = None,
+        heuristics: bool = True,
+        utf8: bytes | None = None,
     ) -> list[Match]:
         """Every secret in text; `filename` picks syntax heuristics, `path` path-bound rules.
 
         `heuristics=False` keeps only provider formats: for strings pulled out of a binary,
-        where `key=value` shapes and entropy are accidents of the byte layout.
+        where `key=value` shapes and entropy are accidents of the byte layout. `utf8`, when
+        the caller has it (the bytes a file's text was decoded from), is `text` in UTF-8: it
+        spares encoding the text again for the memo key and, for ASCII, the prefilter.
 
         Images hold the same large file many times (a wheel's member and its installed copy,
         a file copied between layers): a large text already scanned under the same name and
         path-bound rules gives the same matches, so it is looked up rather than rescanned.
         """
+        ascii_text = text.isascii()  # free: str knows whether it is ASCII
+        if utf8 is not None and (len(utf8) == len(text)) != ascii_text:
+            raise ValueError("`utf8` is not the text's encoding")  # UTF-8 is longer if not ASCII
         if len(text) < _REMEMBER_FROM:
-            return self._scan_text(text, _view(text), filename, path, heuristics)
-        ascii_text = text.isascii()
-        exact = text.encode("ascii") if ascii_text else text.encode("utf-8", "surrogatepass")
+            view = utf8 if ascii_text and utf8 is not None else _view(text)
+            return self._scan_text(text, view, filename, path, heuristics)
+        if utf8 is not None:
+            exact = utf8
+        else:
+            exact = text.encode("ascii") if ascii_text else text.encode("utf-8", "surrogatepass")
         key = (
             # sha256: no two texts an image could be built to hold share a key (and with the
             # CPU's SHA extensions it is the fastest hash hashlib has).
