@@ -19,7 +19,8 @@ import pytest
 
 from layerscan import deflate
 from layerscan.compression import open_uncompressed
-from layerscan.content import ContentLimits, Skipped, units_of
+from layerscan.content import ContentLimits, Skipped
+from layerscan.content.dispatch import units_of
 from layerscan.content.inflate import Overflow, StreamError, inflate
 from layerscan.content.sniff import Kind
 from layerscan.content.zipinflate import read_deflated
