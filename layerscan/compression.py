@@ -212,16 +212,19 @@ class LayerMeter:
     def saw_trailing(self, count: int) -> None:
         self.trailing_bytes += count
 
-    def saw_compressed(self, chunk: bytes) -> None:
+    def saw_compressed(self, chunk: bytes | memoryview) -> None:
         self.compressed_bytes += len(chunk)
         if not self.plain:
             self._compressed_sha.update(chunk)
 
-    def saw_uncompressed(self, chunk: bytes) -> None:
+    def saw_uncompressed(self, chunk: bytes | memoryview) -> None:
         self.uncompressed_bytes += len(chunk)
         self._uncompressed_sha.update(chunk)
+        # bytes(): a chunk may be a view of a buffer the reader fills again.
         self.tail = (
-            (self.tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk[-TAIL_BYTES:]
+            (self.tail + chunk)[-TAIL_BYTES:]
+            if len(chunk) < TAIL_BYTES
+            else bytes(chunk[-TAIL_BYTES:])
         )
         if self.uncompressed_bytes > self.limits.max_bytes:
             raise LimitExceeded(
@@ -252,7 +255,7 @@ class LayerMeter:
 class _Metered(io.RawIOBase):
     """Passes reads through and shows every chunk to a meter callback."""
 
-    def __init__(self, inner: BinaryIO, saw: Callable[[bytes], None]) -> None:
+    def __init__(self, inner: BinaryIO, saw: Callable[[memoryview], None]) -> None:
         self._inner = inner
         self._saw = saw
 
@@ -260,10 +263,11 @@ class _Metered(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        self._saw(data)
-        n = len(data)
-        buffer[:n] = data
+        view = memoryview(buffer).cast("B")
+        # Straight into the caller's buffer: every reader below (file, decompressors) has readinto.
+        n = cast(io.RawIOBase, self._inner).readinto(view) or 0
+        if n:
+            self._saw(view[:n])
         return n
 
     def close(self) -> None:

@@ -78,6 +78,9 @@ def _enter_session() -> None:
     that collecting the context manager does not end it)."""
     global _SESSION
     assert _ENGINE is not None
+    # Compiled here, in each worker, rather than once before the fork: it costs a fifth of a
+    # second that the reader, which starts on the first layer meanwhile, would otherwise wait.
+    _ = _ENGINE.prefilter
     _SESSION = _ENGINE.session()
     _SESSION.__enter__()
 
@@ -126,7 +129,6 @@ class FilePool:
         global _ENGINE, _LIMITS
         if worker not in self._executors:
             _ENGINE, _LIMITS = self.engine, self.limits  # inherited by the forked workers
-            _ = self.engine.prefilter  # compiled once, here, and inherited by the workers
             # What exists now lives as long as the scan: kept out of the collector's sight,
             # a worker's collections do not write to (and so copy) every inherited page.
             gc.freeze()

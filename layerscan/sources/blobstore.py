@@ -95,10 +95,9 @@ class _RangeReader(io.RawIOBase):
         wanted = min(len(buffer), self._end - self._position)
         if wanted <= 0:
             return 0
-        data = os.pread(self._fd, wanted, self._position)
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
+        read = os.preadv(self._fd, [memoryview(buffer)[:wanted]], self._position)
+        self._position += read
+        return read
 
     def close(self) -> None:
         if not self.closed:
