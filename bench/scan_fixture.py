@@ -86,16 +86,20 @@ class Run:
     output: str
 
 
-def _child(argv: list[str]) -> Run:
-    """Run a command in a fresh process, sampling its process tree's memory every 20 ms."""
+def _child(argv: list[str], sampled: bool) -> Run:
+    """Run a command in a fresh process; `sampled`: sample its process tree's memory every
+    20 ms. Timed runs are not sampled: reading /proc every 20 ms takes about a tenth of a
+    core, which a scan that keeps both cores busy would pay in its time."""
     memory = TreeMemory()
     started = time.perf_counter()
     process = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
-    while process.poll() is None:
-        memory.sample(process.pid)
-        time.sleep(0.02)
+    if sampled:
+        while process.poll() is None:
+            memory.sample(process.pid)
+            time.sleep(0.02)
+    process.wait()
     seconds = time.perf_counter() - started
     out, err = process.communicate()
     if process.returncode != 0:
@@ -146,23 +150,33 @@ class Figures:
 
 
 def measure(target: str) -> Figures:
-    floors = [_child([sys.executable, "-c", FLOOR, target]) for _ in range(REPEAT)]
+    # As `pip install` does: without the bytecode (this machine sets PYTHONDONTWRITEBYTECODE)
+    # every scan would first compile layerscan's modules again.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "layerscan")], check=True)
+    floor = [sys.executable, "-c", FLOOR, target]
     with tempfile.TemporaryDirectory(prefix="layerscan-bench-") as scratch:
         report = str(Path(scratch) / "report.json")
         cache = str(Path(scratch) / "cache")
-        scans = [_child(_scan_command(target, report, None)) for _ in range(REPEAT)]
+        cold, warm = _scan_command(target, report, None), _scan_command(target, report, cache)
+        floors, scans = [], []
+        for _ in range(REPEAT):  # interleaved: a slow spell of the machine weighs on both
+            floors.append(_child(floor, sampled=False))
+            scans.append(_child(cold, sampled=False))
         summary = json.loads(Path(report).read_text())["summary"]
-        _child(_scan_command(target, report, cache))  # fills the cache
-        rescans = [_child(_scan_command(target, report, cache)) for _ in range(REPEAT)]
+        measured = [_child(cold, sampled=True) for _ in range(REPEAT)]
+        _child(warm, sampled=False)  # fills the cache
+        rescans = [_child(warm, sampled=False) for _ in range(REPEAT)]
         if json.loads(Path(report).read_text())["summary"]["findings"] != summary["findings"]:
             raise SystemExit("the cached rescan found something else than the cold scan")
+        warm_memory = _child(warm, sampled=True).memory
+    floor_memory = _child(floor, sampled=True).memory
     floor_s = statistics.median(run.seconds for run in floors)
     scan_s = statistics.median(run.seconds for run in scans)
     rescan_s = statistics.median(run.seconds for run in rescans)
     megabytes = int(floors[-1].output.strip()) / 1e6
-    main_rss = max(run.memory.main_rss_kib for run in scans) // 1024
-    tree_pss = max(run.memory.pss_kib for run in scans) // 1024
-    tree_rss = max(run.memory.rss_kib for run in scans) // 1024
+    main_rss = max(run.memory.main_rss_kib for run in measured) // 1024
+    tree_pss = max(run.memory.pss_kib for run in measured) // 1024
+    tree_rss = max(run.memory.rss_kib for run in measured) // 1024
     print(f"target            {target}")
     print(
         f"layers / files    {summary['layers']} / {summary['files_scanned']} "
@@ -178,8 +192,7 @@ def measure(target: str) -> Figures:
     print(
         f"peak memory       {tree_pss} MiB PSS for the scan and its workers together "
         f"(RSS summed: {tree_rss} MiB; main process alone: {main_rss} MiB); "
-        f"rescan {max(run.memory.pss_kib for run in rescans) // 1024} MiB, "
-        f"floor {max(run.memory.pss_kib for run in floors) // 1024} MiB"
+        f"rescan {warm_memory.pss_kib // 1024} MiB, floor {floor_memory.pss_kib // 1024} MiB"
     )
     print()
     return Figures(
