@@ -25,7 +25,7 @@ from .result_store import StoredResult
 from .scan import ProgressHook, ScanOptions, ScanResult, image_identity
 from .severity import Confidence, Severity
 from .timeline import Timeline, Version
-from .walk import EntryKind, WalkLog, layer_within_image_limits
+from .walk import EntryKind, LayerProblem, ProblemKind, WalkLog, layer_within_image_limits
 
 logger = logging.getLogger("layerscan.scan")
 
@@ -63,6 +63,16 @@ def scan_image(
         nonlocal reusable
         while waiting and waiting[0][1].batches_out == 0:
             layer, outcome, cached, before = waiting.popleft()
+            if outcome.read_in_place and file_state(layer.location) != before:
+                outcome.problems.append(
+                    LayerProblem(
+                        layer.index,
+                        "the image's file changed while this layer was scanned: its files may "
+                        "not have been read as the bytes its digest was checked on",
+                        None,
+                        ProblemKind.DAMAGED,
+                    )
+                )
             if cache is not None and not cached:
                 cache.put(layer, outcome, before)
             if not (cached or outcome.cacheable):
@@ -85,7 +95,7 @@ def scan_image(
             if not layer_within_image_limits(layer.index, log, limits):
                 reusable = False
                 continue
-            before = file_state(layer.location) if cache is not None else None
+            before = file_state(layer.location)
             outcome = cache.get(layer, rules) if cache is not None else None
             cached = outcome is not None
             if outcome is None:

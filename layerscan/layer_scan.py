@@ -77,6 +77,9 @@ class LayerOutcome:
     uncompressed_bytes: int = 0
     batches_out: int = 0
     """Batches of this layer's files still with the workers: complete at 0."""
+    read_in_place: bool = False
+    """Workers read some of its files in the image's file (see Entry.stored_at): the file
+    must not have changed since the layer was read and hashed."""
 
     @property
     def cacheable(self) -> bool:
@@ -151,12 +154,17 @@ def scan_layer(
                 position, entry.display_path, *scan_file(entry.display_path, data, engine, content)
             )
             continue
+        # Bytes that sit as they are in the image's file are read there by the worker: no
+        # copy of them is pickled through its queue or parked.
+        in_place = entry.stored_at if len(data) == entry.size else None
+        outcome.read_in_place = outcome.read_in_place or in_place is not None
         if len(data) >= SHARD_FROM and data.startswith(b"PK\x03\x04"):
             # One large zip read by every worker at once, each its share of the members.
-            outcome.batches_out += pool.share(position, entry.display_path, data, collect)
+            shared = in_place or data
+            outcome.batches_out += pool.share(position, entry.display_path, shared, collect)
             continue
         worker = shard_of(entry.display_path, pool.workers)
-        sent = pool.park(data) if len(data) >= PARK_FROM else data
+        sent = in_place or (pool.park(data) if len(data) >= PARK_FROM else data)
         batches.setdefault(worker, []).append((position, entry.display_path, sent, None))
         batch_bytes[worker] = batch_bytes.get(worker, 0) + len(data)
         if batch_bytes[worker] >= BATCH_BYTES or len(batches[worker]) >= BATCH_FILES:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from .content import ContentLimits
 from .detect.engine import Engine
+from .image import BlobLocation
 
 if TYPE_CHECKING:
     from .content.shard import Shard
@@ -38,6 +39,8 @@ MAX_IN_FLIGHT_BYTES = 8 << 20
 """Bounds the memory the queue of batches can hold, whatever the layer holds."""
 MAX_PARKED_BYTES = 256 << 20
 """Bounds the disk the parked contents (see FilePool.park) can take at once."""
+MAX_IN_PLACE_BYTES = 256 << 20
+"""Bounds how far the reader runs ahead of the workers on contents they read in place."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,21 @@ class Parked:
             return handle.read()
 
 
-FileJob = tuple[int, str, "bytes | Parked", "Shard | None"]
+def read_in_place(location: BlobLocation) -> bytes:
+    """A file's bytes where they sit in the image's own file (see Entry.stored_at)."""
+    fd = os.open(location.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = os.pread(fd, location.size, location.offset)
+    finally:
+        os.close(fd)
+    if len(data) != location.size:
+        raise OSError(f"{location.path} is shorter than when its layer was read")
+    return data
+
+
+FileJob = tuple[int, str, "bytes | Parked | BlobLocation", "Shard | None"]
+"""(entry position, display path, content: the bytes, a parked copy or where they sit in the
+image's file, the share of a zip's members to read)."""
 """(entry position, display path, content, the share of a zip's members to read)."""
 JobResult = tuple[int, list["FileMatch"], list[tuple[str, str | None]]]
 """(entry position, matches, skipped (reason, nested path)) for one file."""
@@ -91,7 +108,12 @@ def _scan_batch(batch: list[FileJob]) -> list[JobResult]:
     assert _ENGINE is not None and _LIMITS is not None
     results: list[JobResult] = []
     for position, path, data, shard in batch:
-        content = data.read() if isinstance(data, Parked) else data
+        if isinstance(data, Parked):
+            content = data.read()
+        elif isinstance(data, BlobLocation):
+            content = read_in_place(data)
+        else:
+            content = data
         results.append((position, *scan_file(path, content, _ENGINE, _LIMITS, shard)))
     return results
 
@@ -124,6 +146,7 @@ class FilePool:
     """Parked file -> jobs yet to report on it (it is removed when none is left)."""
     _parked_sizes: dict[str, int] = field(default_factory=dict)
     _parked_bytes: int = 0
+    _in_place_bytes: int = 0
 
     def _executor(self, worker: int) -> ProcessPoolExecutor:
         global _ENGINE, _LIMITS
@@ -137,10 +160,12 @@ class FilePool:
             )
         return self._executors[worker]
 
-    def share(self, position: int, path: str, data: bytes, collector: Collector) -> int:
+    def share(
+        self, position: int, path: str, data: bytes | BlobLocation, collector: Collector
+    ) -> int:
         """Give one zip to every worker, each to read its share of the members (see
         units_of); returns how many batches that makes (the collector hears from each)."""
-        content = self.park(data, self.workers)
+        content = data if isinstance(data, BlobLocation) else self.park(data, self.workers)
         for part in range(self.workers):
             self.submit([(position, path, content, (part, self.workers))], collector, part)
         return self.workers
@@ -167,13 +192,17 @@ class FilePool:
         """Queue a batch for one worker; `collector` gets its results (or the failure) when
         collected. When too many bytes are in flight, the oldest batches are collected first."""
         while self._pending and (
-            self._in_flight >= MAX_IN_FLIGHT_BYTES or self._parked_bytes >= MAX_PARKED_BYTES
+            self._in_flight >= MAX_IN_FLIGHT_BYTES
+            or self._parked_bytes >= MAX_PARKED_BYTES
+            or self._in_place_bytes >= MAX_IN_PLACE_BYTES
         ):
             self._collect_finished()
         size = sum(_held(data) for _, _, data, _ in batch)
+        in_place = sum(d.size for _, _, d, _ in batch if isinstance(d, BlobLocation))
         future = self._executor(worker).submit(_scan_batch, batch)
         self._pending.append((future, batch, size, collector, worker))
         self._in_flight += size
+        self._in_place_bytes += in_place
 
     def drain(self) -> None:
         """Collect every batch still out."""
@@ -221,6 +250,8 @@ class FilePool:
         for _, _, data, _ in batch:
             if isinstance(data, Parked):
                 self._release(data.path)
+            elif isinstance(data, BlobLocation):
+                self._in_place_bytes -= data.size
         paths = sorted({path for _, path, _, _ in batch})
         try:
             results: list[JobResult] | BatchFailure = future.result()
@@ -254,6 +285,6 @@ class FilePool:
             self._park_dir = None
 
 
-def _held(data: bytes | Parked) -> int:
+def _held(data: bytes | Parked | BlobLocation) -> int:
     """Bytes a job holds in the reader's memory until it is collected."""
-    return 0 if isinstance(data, Parked) else len(data)
+    return len(data) if isinstance(data, bytes) else 0

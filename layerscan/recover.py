@@ -96,9 +96,7 @@ def _descend(dir_fd: int, parts: list[str]) -> int:
     return current
 
 
-def _write_regular(
-    dir_fd: int, name: str, archive: TarStream, mode: int
-) -> tuple[str, int]:
+def _write_regular(dir_fd: int, name: str, archive: TarStream, mode: int) -> tuple[str, int]:
     """Copy the current member into a new regular file; returns (sha256, size)."""
     try:
         existing = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)

@@ -88,6 +88,8 @@ class Member:
     is the stored bytes only, without the holes between them."""
     data_size: int = field(default=0, repr=False)
     """Bytes of data that follow the header in the stream (0 for header-only types)."""
+    data_offset: int = field(default=0, repr=False)
+    """Where those bytes start in the stream."""
 
     def isreg(self) -> bool:
         """A regular file, as tarfile's TarInfo.isreg() says (sparse files included)."""
@@ -234,6 +236,7 @@ class TarStream:
                 self._skip_sparse_blocks(block)
             member.offset = start
             self._apply(member, extensions)
+            member.data_offset = self._position
             self.offset = self._position + _padded(member.data_size)
             return member
 
@@ -241,9 +244,7 @@ class TarStream:
         """One header block, as tarfile's TarInfo.frombuf reads it (device numbers are read
         only for devices, as Go's archive/tar does: tarfile's refusal of a garbled one, unused
         anyway, would cost the rest of the layer)."""
-        (name, mode, uid, gid, size, mtime, stored, kind, link, prefix) = _LAYOUT.unpack_from(
-            block
-        )
+        (name, mode, uid, gid, size, mtime, stored, kind, link, prefix) = _LAYOUT.unpack_from(block)
         try:
             checksum = int(stored.rstrip(b" \x00") or b"0", 8)
             mode, uid, gid, size, mtime = (

@@ -22,7 +22,7 @@ import zstandard
 
 from .compression import LayerLimits, LayerMeter, LimitExceeded, open_metered
 from .deflate import ERRORS as DEFLATE_ERRORS
-from .image import Image, Layer
+from .image import BlobLocation, Image, Layer
 from .tarsafety import TAR_ERRORS
 from .tarstream import Member, TarFormatError, TarStream, TarTruncated
 
@@ -103,6 +103,9 @@ class Entry:
     gid: int = 0
     link_target: str | None = None
     version: Version | None = None
+    stored_at: BlobLocation | None = None
+    """Where the file's bytes sit, as they are, in a file on this host (an uncompressed
+    layer of a tarball or layout): workers read them there instead of being sent a copy."""
     _reader: Callable[[int], bytes] | None = field(default=None, repr=False)
 
     @property
@@ -214,7 +217,7 @@ def iter_layer(layer: Layer, log: WalkLog, limits: WalkLimits) -> Iterator[Entry
     budget = min(limits.layer.max_bytes, max(limits.max_image_bytes - log.uncompressed_bytes, 0))
     meter = LayerMeter(LayerLimits(budget, limits.layer.max_ratio, limits.layer.ratio_after))
     try:
-        stream, _ = open_metered(layer.opener(), meter)
+        stream, compression = open_metered(layer.opener(), meter)
     except READ_ERRORS as exc:
         log.report(
             layer.index, f"cannot open the layer: {_describe(exc)}", None, ProblemKind.DAMAGED
@@ -222,6 +225,8 @@ def iter_layer(layer: Layer, log: WalkLog, limits: WalkLimits) -> Iterator[Entry
         return
     try:
         archive = TarStream(stream)
+        # An uncompressed blob in a host file: its tar's offsets are the file's, from its start.
+        in_place = layer.location if compression == "none" else None
         for in_layer, info in enumerate(archive):
             if in_layer >= limits.max_layer_entries:
                 raise LimitExceeded(
@@ -236,6 +241,10 @@ def iter_layer(layer: Layer, log: WalkLog, limits: WalkLimits) -> Iterator[Entry
             log.entries += 1
             entry = _entry(layer.index, archive, info, state, log)
             if entry is not None:
+                if in_place is not None and entry.kind is EntryKind.FILE and not info.sparse:
+                    entry.stored_at = BlobLocation(
+                        in_place.path, in_place.offset + info.data_offset, info.size
+                    )
                 yield entry
             if state.failure is not None:
                 break
@@ -377,9 +386,7 @@ def _entry(
     return entry
 
 
-def _member_reader(
-    archive: TarStream, info: Member, state: _LayerState
-) -> Callable[[int], bytes]:
+def _member_reader(archive: TarStream, info: Member, state: _LayerState) -> Callable[[int], bytes]:
     consumed = False
 
     def read(limit: int) -> bytes:

@@ -3,7 +3,11 @@ only the files it held, and the report says which."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import shutil
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,8 @@ import pytest
 from layerscan import parallel
 from layerscan.report.document import build_document
 from layerscan.scan import ScanOptions, scan
+from layerscan.sources import open_image
+from layerscan.walk import EntryKind, WalkLimits, WalkLog, iter_layer
 from tests.hostile.corpus import CASES
 
 from .conftest import BUNDLED_DEMO
@@ -102,3 +108,56 @@ def test_a_large_zip_split_between_workers_gives_the_same_report(
     assert split == report(-1)
     members = {f["nested_path"] for f in split["findings"]}
     assert {f"pkg/conf{number}.env" for number in range(6)} <= members
+
+
+def test_bytes_read_in_place_are_the_bytes_the_walk_streams() -> None:
+    """Workers read a file of an uncompressed layer where it sits in the image's file: the
+    range each entry names must hold exactly the bytes the tar stream gives."""
+    checked = 0
+    with open_image(str(BUNDLED_DEMO)) as image:
+        for layer in image.layers:
+            for entry in iter_layer(layer, WalkLog(), WalkLimits()):
+                if entry.kind is not EntryKind.FILE:
+                    continue
+                assert entry.stored_at is not None
+                streamed = entry.read(1 << 30)
+                assert parallel.read_in_place(entry.stored_at) == streamed
+                checked += 1
+    assert checked >= 10
+
+
+def test_a_compressed_layer_is_never_read_in_place(tmp_path: Path) -> None:
+    target = tmp_path / "demo-gzip.tar"
+    with tarfile.open(BUNDLED_DEMO) as source, tarfile.open(target, "w") as copy:
+        for info in source.getmembers():
+            data = source.extractfile(info).read() if info.isreg() else None  # type: ignore[union-attr]
+            if data is not None and info.name.endswith("layer.tar"):
+                data = gzip.compress(data, mtime=0)
+                info.size = len(data)
+            copy.addfile(info, io.BytesIO(data) if data is not None else None)
+    with open_image(str(target)) as image:
+        entries = [e for layer in image.layers for e in iter_layer(layer, WalkLog(), WalkLimits())]
+    assert any(e.kind is EntryKind.FILE for e in entries)
+    assert all(e.stored_at is None for e in entries)
+
+
+def test_an_image_file_changed_during_the_scan_is_reported(tmp_path: Path) -> None:
+    """A scan whose workers read files in place must not report, or cache, what another
+    writer's bytes gave: the change (any write moves the file's ctime) makes the layers
+    read across it damaged."""
+    target = tmp_path / "demo.tar"
+    shutil.copyfile(BUNDLED_DEMO, target)
+    touched = []
+
+    def touch_once(layer: int, layers: int, files: int, size: int) -> None:
+        if files and not touched:
+            os.utime(target)  # as a write would, it moves the ctime
+            touched.append(layer)
+
+    result = scan(str(target), ScanOptions(workers=2), touch_once)
+    document = build_document(result)
+    changed = [
+        e for e in document["errors"] if "changed while this layer was scanned" in e["message"]
+    ]
+    assert touched and changed and all(e["fatal"] for e in changed)
+    assert document["summary"]["complete"] is False
