@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))  # `python3 bench/quality.py` puts bench/ first, n
 from fixtures import build as fixture_build  # noqa: E402
 from fixtures.credentials import generate  # noqa: E402
 from fixtures.planted.truth import DECOY_PATHS, EXPECTED, decoy_secrets  # noqa: E402
-from layerscan.scan import ScanResult, scan  # noqa: E402
-from layerscan.severity import Severity  # noqa: E402
+from layerscan import ScanResult, scan  # noqa: E402
+from layerscan.model.severity import Severity  # noqa: E402
 
 
 def planted_quality() -> None:

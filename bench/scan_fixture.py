@@ -109,7 +109,7 @@ def _child(argv: list[str], sampled: bool) -> Run:
 
 FLOOR = """
 import sys, tarfile
-from layerscan.sources import open_image
+from layerscan.image.open import open_image
 total = 0
 with open_image(sys.argv[1]) as image:
     for layer in image.layers:

@@ -1,5 +1,5 @@
-"""`python -m layerscan` runs the CLI."""
+"""`python -m layerscan` runs the command line."""
 
-from .cli import main
+from .cli.main import main
 
 main()

@@ -16,12 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import UsageError
-from .findings import Finding
-from .severity import Severity
+from .errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, UsageError
+from .model.findings import Finding
+from .model.severity import Severity
+from .version import __version__
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE = 0, 1, 2, 3
 BASELINE_VERSION = 1
 DEFAULT_IGNORE_FILE = ".layerscanignore"
 
@@ -58,6 +57,14 @@ class IgnoreRule:
         rule_fits = self.rule is None or fnmatch.fnmatchcase(finding.rule.id, self.rule)
         path_fits = self.path is None or fnmatch.fnmatchcase(where, self.path)
         return rule_fits and path_fits
+
+
+def load_ignore_rules(path: Path | None) -> list[IgnoreRule]:
+    """The ignore file given, or ./.layerscanignore when there is one."""
+    if path is not None:
+        return load_ignore_file(path)
+    default = Path(DEFAULT_IGNORE_FILE)
+    return load_ignore_file(default) if default.is_file() else []
 
 
 def load_ignore_file(path: Path) -> list[IgnoreRule]:
@@ -179,3 +186,17 @@ def exit_code(outcome: PolicyOutcome, complete: bool, fail_on: FailOn) -> int:
     if any(fail_on.fails(finding.severity or finding.rule.severity) for finding in outcome.new):
         return EXIT_FINDINGS
     return EXIT_CLEAN if complete else EXIT_INCOMPLETE
+
+
+def policy_summary(outcome: PolicyOutcome, fail_on: FailOn, code: int) -> dict[str, Any]:
+    """What the gate decided, for the report's summary."""
+    return {
+        "fail_on": str(fail_on),
+        "exit_code": code,
+        "baselined": len(outcome.baselined),
+        "ignored": len(outcome.ignored),
+        "expired_ignores": [
+            {"entry": rule.line, "reason": rule.reason, "expires": str(rule.expires)}
+            for rule in outcome.expired
+        ],
+    }

@@ -1,6 +1,6 @@
 """Shared fixtures: a real Docker engine, the fixture images it builds, and their other forms.
 
-The engine is started by tests/dockerd.sh when none answers (and stopped at the end if we
+The engine is started by tests/support/dockerd.sh when none answers (and stopped at the end if we
 started it). Without an engine the engine-backed tests are skipped with the reason shown,
 except when LAYERSCAN_REQUIRE_ENGINE=1 (set by .ci/run): then they fail loudly.
 """
@@ -22,9 +22,9 @@ import pytest
 
 from fixtures import build as fixture_build
 from fixtures.credentials import Credentials, generate
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DEMO = ROOT / "fixtures" / "demo.tar"
+DOCKERD = ROOT / "tests" / "support" / "dockerd.sh"
 
 
 def _engine_answers() -> bool:
@@ -71,16 +71,17 @@ def engine() -> Iterator[Any]:
 
     started = False
     if not _engine_answers():
-        script = ROOT / "tests" / "dockerd.sh"
-        result = subprocess.run([str(script), "start"], capture_output=True, text=True)
+        result = subprocess.run([str(DOCKERD), "start"], capture_output=True, text=True)
         if result.returncode != 0 or not _engine_answers():
-            _unavailable(f"tests/dockerd.sh could not start one: {result.stderr.strip()[-400:]}")
+            _unavailable(
+                f"tests/support/dockerd.sh could not start one: {result.stderr.strip()[-400:]}"
+            )
         started = True
     client = docker.from_env(timeout=600)
     yield client
     client.close()
     if started:
-        subprocess.run([str(ROOT / "tests" / "dockerd.sh"), "stop"], capture_output=True)
+        subprocess.run([str(DOCKERD), "stop"], capture_output=True)
 
 
 @pytest.fixture(scope="session")

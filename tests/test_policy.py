@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from layerscan.engine.scan import scan
 from layerscan.errors import UsageError
-from layerscan.findings import Finding
+from layerscan.model.findings import Finding
+from layerscan.model.severity import Severity
 from layerscan.policy import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
@@ -18,10 +20,7 @@ from layerscan.policy import (
     exit_code,
     load_ignore_file,
 )
-from layerscan.scan import scan
-from layerscan.severity import Severity
-
-from .conftest import BUNDLED_DEMO
+from tests.support.paths import BUNDLED_DEMO
 
 
 @pytest.fixture(scope="module")

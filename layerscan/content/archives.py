@@ -24,8 +24,8 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .. import deflate
-from ..tarsafety import TAR_ERRORS, GuardedTarInfo
+from ..streams import deflate
+from ..streams.tarsafety import TAR_ERRORS, GuardedTarInfo
 from .inflate import Overflow, StreamError, inflate
 from .limits import Budget, ContentLimits
 from .model import Reason, Skipped

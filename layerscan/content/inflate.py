@@ -15,8 +15,8 @@ from typing import Protocol
 
 import zstandard
 
-from .. import deflate
 from ..errors import LayerscanError
+from ..streams import deflate
 from .sniff import Kind
 
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 import zipfile
 
-from .. import deflate
+from ..streams import deflate
 
 _LOCAL_HEADER_SIZE = 30
 

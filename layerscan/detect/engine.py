@@ -14,11 +14,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from ..severity import Severity
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Severity
 from .lines import LineIndex
 from .noise import is_noise
 from .prefilter import Hits, Prefilter, available, candidate_windows
-from .rule_meta import RuleMeta
 from .rules import Rule
 from .secrets_core import SecretsCore, core_rules
 from .validators import is_identifier

@@ -1,6 +1,6 @@
 """Secrets in the build history and the config: ARG values, ENV, LABEL, CMD and friends.
 
-History lines are parsed per builder (see instruction.py) so that an ARG passed to a RUN,
+History lines are parsed per builder (see model/instruction.py) so that an ARG passed to a RUN,
 or an ENV/LABEL pair whose key names a secret, is reported with its key. The same detectors
 that read files also read every line and config value, for tokens with a known shape.
 """
@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..image import Image
-from ..severity import Confidence, Severity
+from ..image.model import Image
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Confidence, Severity
 from .engine import Engine, Match
-from .rule_meta import RuleMeta
 from .secrets_core import RULE_PREFIX as CORE_PREFIX
 
 SECRET_KEY_NAME = re.compile(

@@ -12,8 +12,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-from ..severity import Confidence, Severity
-from .rule_meta import RuleMeta
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Confidence, Severity
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..severity import Confidence, Severity
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Confidence, Severity
 from .noise import is_noise
 from .rule_files import RuleSource, RuleTexts, rule_texts
-from .rule_meta import RuleMeta
 from .validators import VALIDATORS, Verdict
 
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,63}$")

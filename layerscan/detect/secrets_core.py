@@ -23,10 +23,10 @@ from detect_secrets.plugins.keyword import DENYLIST
 from detect_secrets.settings import get_plugins, transient_settings
 from detect_secrets.util.code_snippet import CodeSnippet, get_code_snippet
 
-from ..severity import Confidence, Severity
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Confidence, Severity
 from .lines import LineIndex
 from .prefilter import PluginPattern, Prefilter
-from .rule_meta import RuleMeta
 
 _H, _M, _L = Severity.HIGH, Severity.MEDIUM, Severity.LOW
 

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..severity import Severity
+from ..model.severity import Severity
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 

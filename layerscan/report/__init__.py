@@ -25,5 +25,5 @@ RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {
 
 
 def render(document: dict[str, Any], output_format: Format) -> str:
-    """Render a report document (see document.py) in one format."""
+    """Render a report document (built by engine/document.py) in one format."""
     return RENDERERS[output_format](document)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..instruction import abbreviate
-from .document import status_text, where_text
+from ..model.instruction import abbreviate
+from .fields import status_text, where_text
 from .remediation import ROTATE
 
 _INSTRUCTION_WIDTH = 80

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from .document import where_text
+from .fields import where_text
 from .json_report import escape_unsafe
 from .remediation import remediation
 

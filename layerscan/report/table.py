@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..instruction import abbreviate
-from ..safe_text import printable
-from .document import status_text, where_text
+from ..model.instruction import abbreviate
+from ..model.safe_text import printable
+from .fields import status_text, where_text
 
 _INSTRUCTION_WIDTH = 70
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

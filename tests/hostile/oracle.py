@@ -37,7 +37,7 @@ from typing import Any
 import jsonschema
 
 from tests.hostile.corpus import Case, Observed
-from tests.report_schema import validate_report
+from tests.support.report_schema import validate_report
 
 WALL_SECONDS = float(os.environ.get("HOSTILE_TIMEOUT", "60"))
 MEMORY_BYTES = 2 << 30

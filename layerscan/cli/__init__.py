@@ -1,0 +1,1 @@
+"""The command line: parse, call one engine facade, render, map errors to exit codes."""

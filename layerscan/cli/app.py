@@ -1,0 +1,396 @@
+"""The commands: each parses its options, calls one engine facade, renders, sets the exit code.
+
+Every LayerscanError becomes one line on stderr and the exit code the error carries (see
+errors.py for what each code means to a CI job).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from ..engine.document import build_document
+from ..engine.options import DEFAULT_MAX_FILE_BYTES, ScanOptions, ScanResult
+from ..engine.scan import scan
+from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, LayerscanError, OutputError
+from ..image.source import OpenOptions
+from ..layers.recover import DEFAULT_MAX_SIZE
+from ..model.instruction import abbreviate
+from ..model.severity import Severity
+from ..policy import (
+    DEFAULT_IGNORE_FILE,
+    FailOn,
+    apply_policy,
+    baseline_document,
+    exit_code,
+    load_baseline,
+    load_ignore_rules,
+    policy_summary,
+)
+from ..report import Format, render
+from ..report.table import summary_line, terminal_safe
+from .options import (
+    DEFAULT_DEPTH,
+    LIMITS,
+    CacheDirOpt,
+    ImageOpt,
+    JobsOpt,
+    MaxDepthOpt,
+    MaxEntriesOpt,
+    MaxFileSizeOpt,
+    MaxImageBytesOpt,
+    MaxLayerBytesOpt,
+    MaxLayerEntriesOpt,
+    MaxRatioOpt,
+    NoCacheOpt,
+    PlatformOpt,
+    QuietOpt,
+    RulesOpt,
+    TargetArg,
+    VerboseOpt,
+    report_outputs,
+    scan_options,
+)
+from .progress import Progress
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold literal brackets ("os/arch[/variant]")
+    help="Find secrets and build leaks in every layer of a container image.",
+)
+
+
+def _fail(error: LayerscanError) -> NoReturn:
+    typer.echo(terminal_safe(f"layerscan: {error}"), err=True)
+    raise typer.Exit(error.exit_code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the project's errors into one line on stderr and their exit code."""
+    try:
+        yield
+    except LayerscanError as exc:
+        _fail(exc)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(OutputError(f"cannot write {output}: {exc.strerror or exc}"))
+
+
+def _run_scan(target: str, options: ScanOptions, quiet: bool, verbose: bool) -> ScanResult:
+    """Scan with a progress line on a terminal."""
+    if verbose:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="layerscan: %(message)s")
+    progress = Progress() if Progress.wanted(quiet) else None
+    try:
+        with _errors():
+            return scan(target, options, progress.update if progress else None)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+@app.command("scan")
+def scan_command(
+    target: TargetArg,
+    output_format: Annotated[
+        list[Format] | None,
+        typer.Option("-f", "--format", help="Report format; repeat with -o for several reports"),
+    ] = None,
+    output: Annotated[
+        list[Path] | None, typer.Option("-o", "--output", help="Write the report here (repeatable)")
+    ] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print secrets in full (redacted by default)")
+    ] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 for a finding at or above this severity")
+    ] = FailOn.HIGH,
+    severity: Annotated[
+        Severity, typer.Option("--severity", help="Show findings at or above this severity")
+    ] = Severity.INFO,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Report only findings not in this baseline")
+    ] = None,
+    ignore_file: Annotated[
+        Path | None,
+        typer.Option("--ignore-file", help=f"Accepted findings (default: ./{DEFAULT_IGNORE_FILE})"),
+    ] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
+    rules: RulesOpt = None,
+    max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
+    max_ratio: MaxRatioOpt = LIMITS.layer.max_ratio,
+    max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
+    max_layer_entries: MaxLayerEntriesOpt = LIMITS.max_layer_entries,
+    max_entries: MaxEntriesOpt = LIMITS.max_entries,
+    max_archive_depth: MaxDepthOpt = DEFAULT_DEPTH,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = 0,
+) -> None:
+    """Scan every layer, the build history and the config for secrets; gate by exit code."""
+    with _errors():
+        reports = report_outputs(output_format, output)
+        accepted = load_baseline(baseline) if baseline else None
+        ignores = load_ignore_rules(ignore_file)
+    options = scan_options(
+        image,
+        platform,
+        max_file_size,
+        rules,
+        max_layer_bytes,
+        max_ratio,
+        max_image_bytes,
+        max_layer_entries,
+        max_entries,
+        max_archive_depth,
+        cache_dir,
+        no_cache,
+        jobs,
+    )
+    result = _run_scan(target, options, quiet, verbose)
+    outcome = apply_policy(result.findings, accepted, ignores)
+    code = exit_code(outcome, result.complete, fail_on)
+    document = build_document(
+        result,
+        show_secrets=show_secrets,
+        shown=[f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank],
+        policy=policy_summary(outcome, fail_on, code),
+    )
+    for report_format, path in reports:
+        if path is None and quiet:
+            sys.stdout.write(summary_line(document) + "\n")
+        else:
+            _write(render(document, report_format), path)
+    raise typer.Exit(code)
+
+
+@app.command("baseline")
+def baseline_command(
+    target: TargetArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Baseline file to write")] = Path(
+        ".layerscan-baseline.json"
+    ),
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
+    rules: RulesOpt = None,
+    max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
+    max_ratio: MaxRatioOpt = LIMITS.layer.max_ratio,
+    max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
+    max_layer_entries: MaxLayerEntriesOpt = LIMITS.max_layer_entries,
+    max_entries: MaxEntriesOpt = LIMITS.max_entries,
+    max_archive_depth: MaxDepthOpt = DEFAULT_DEPTH,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    jobs: JobsOpt = 0,
+) -> None:
+    """Record the image's current findings, so later scans report only new ones."""
+    options = scan_options(
+        image,
+        platform,
+        max_file_size,
+        rules,
+        max_layer_bytes,
+        max_ratio,
+        max_image_bytes,
+        max_layer_entries,
+        max_entries,
+        max_archive_depth,
+        cache_dir,
+        no_cache,
+        jobs,
+    )
+    result = _run_scan(target, options, quiet, verbose)
+    image_facts = {
+        "reference": result.image.reference,
+        "digest": result.image.digest,
+        "config_digest": result.image.config_digest,
+    }
+    document = baseline_document(result.findings, image_facts)
+    _write(json.dumps(document, indent=2) + "\n", output)
+    if not quiet:
+        typer.echo(f"{len(result.findings)} findings recorded in {output}", err=True)
+    raise typer.Exit(EXIT_CLEAN if result.complete else EXIT_INCOMPLETE)
+
+
+@app.command("layers")
+def layers_command(target: TargetArg, image: ImageOpt = None, platform: PlatformOpt = None) -> None:
+    """List layers: size, files added / changed / deleted, and the instruction."""
+    from tabulate import tabulate  # deferred (see report/table.py): a scan draws no table
+
+    from ..engine.inspect import list_layers
+
+    with _errors():
+        listing = list_layers(target, OpenOptions(image, platform))
+    rows = [
+        [
+            row.index,
+            (row.diff_id or "")[7:19],
+            row.size if row.size is not None else "",
+            row.added,
+            row.changed,
+            row.deleted,
+            _verified(row.verified),
+            terminal_safe(abbreviate(row.instruction, 80)),
+        ]
+        for row in listing.rows
+    ]
+    headers = ["layer", "diff_id", "size", "added", "changed", "deleted", "verified", "instruction"]
+    typer.echo(tabulate(rows, headers=headers, tablefmt="simple"))
+    for problem in listing.problems:
+        label = "error" if problem.lost_content else "warning"
+        where = f" {problem.path}" if problem.path else ""
+        typer.echo(
+            terminal_safe(f"{label}: layer {problem.layer_index}{where}: {problem.message}"),
+            err=True,
+        )
+    if not listing.complete:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _verified(verified: bool | None) -> str:
+    """yes: digests match; NO: tampered or corrupt; ?: the layer was not read to its end."""
+    if verified is None:
+        return "?"
+    return "yes" if verified else "NO"
+
+
+@app.command("history")
+def history_command(
+    target: TargetArg,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
+) -> None:
+    """Every history entry, empty layers included, with secrets redacted."""
+    from tabulate import tabulate
+
+    from ..engine.inspect import list_history
+
+    with _errors():
+        listing = list_history(target, OpenOptions(image, platform), show_secrets)
+    rows = [
+        [
+            row.index,
+            "" if row.layer_index is None else row.layer_index,
+            "yes" if row.empty_layer else "",
+            (row.created or "")[:19],
+            terminal_safe(row.created_by),
+        ]
+        for row in listing.rows
+    ]
+    typer.echo(
+        tabulate(
+            rows, headers=["step", "layer", "empty", "created", "created_by"], tablefmt="simple"
+        )
+    )
+    for warning in listing.warnings:
+        typer.echo(terminal_safe(f"warning: {warning}"), err=True)
+
+
+@app.command("recover")
+def recover_command(
+    target: TargetArg,
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Directory to write into")],
+    path: Annotated[
+        str | None, typer.Argument(help="Absolute path of the file inside the image")
+    ] = None,
+    finding: Annotated[
+        str | None,
+        typer.Option("--finding", help="Recover the evidence of this finding (its fingerprint)"),
+    ] = None,
+    layer: Annotated[
+        int | None, typer.Option("--layer", help="Take the version from this layer")
+    ] = None,
+    max_size: Annotated[
+        int, typer.Option("--max-size", help="Refuse files that declare more bytes than this")
+    ] = DEFAULT_MAX_SIZE,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+) -> None:
+    """Write one version of a file (deleted or overwritten ones too) into a directory."""
+    from ..engine.evidence import recover_file, recover_finding
+
+    if (path is None) == (finding is None):
+        typer.echo("layerscan: give either a PATH or --finding FINGERPRINT", err=True)
+        raise typer.Exit(2)
+    if finding is not None:
+        with _errors():
+            chosen, evidence = recover_finding(
+                target,
+                finding,
+                output_dir,
+                ScanOptions(image_ref=image, platform=platform),
+                max_size,
+            )
+        recovered = evidence["file"]
+        where = (
+            f"{recovered['original_path']} from layer {recovered['layer_index']} -> "
+            f"{output_dir / recovered['written_to']} sha256:{recovered['sha256']}"
+            if recovered
+            else f"{chosen.source} {chosen.key}: nothing to extract"
+        )
+        typer.echo(
+            terminal_safe(f"{chosen.rule.id} {where}; evidence in {output_dir / 'evidence.json'}")
+        )
+        return
+    assert path is not None
+    with _errors():
+        record = recover_file(
+            target, path, output_dir, layer, OpenOptions(image, platform), max_size
+        )
+    typer.echo(
+        terminal_safe(
+            f"{record.original_path} from layer {record.layer_index} ({record.status}) -> "
+            f"{output_dir / record.written_to} sha256:{record.sha256} ({record.size} bytes)"
+        )
+    )
+
+
+@app.command("rules")
+def rules_command(
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            help="Refresh the catalogue between the rules markers of this Markdown file "
+            "(as docs/rules.md keeps it) instead of printing it",
+        ),
+    ] = None,
+) -> None:
+    """List every rule layerscan can report (Markdown, as in docs/rules.md)."""
+    from ..engine.inspect import rule_catalogue
+    from ..report.rules_doc import catalogue_markdown, update
+
+    catalogue = catalogue_markdown(rule_catalogue())
+    if into is None:
+        typer.echo(catalogue, nl=False)
+        return
+    try:
+        changed = update(into, catalogue)
+    except (OSError, ValueError) as exc:
+        _fail(OutputError(f"cannot refresh {into}: {exc}"))
+    typer.echo(f"{into}: " + ("updated" if changed else "already up to date"), err=True)

@@ -1,0 +1,283 @@
+"""Read every layer of an image (or take it from the layer cache), replay the layers in
+order, and attribute each match to the file version that held it.
+
+This is the part of scan() that loads the detectors (detect-secrets, Hyperscan, the content
+readers); scan.py imports it only when some layer has to be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+
+from ..content import ContentLimits
+from ..detect.engine import Engine
+from ..detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
+from ..detect.paths import NAME_RULE_METAS
+from ..detect.vendored import PackageFiles, is_vendored
+from ..image.model import Image, Layer
+from ..layers.entries import EntryKind, Version
+from ..layers.reader import layer_within_image_limits
+from ..layers.timeline import Timeline
+from ..model.findings import Finding, LayerRef, RemovedBy, Source
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Confidence, Severity
+from ..model.walk_log import LayerProblem, ProblemKind, WalkLog
+from .cache import FileState, LayerCache, file_state, image_identity
+from .file_scan import FileMatch
+from .layer_scan import FileHook, LayerOutcome, scan_layer
+from .options import ProgressHook, ScanOptions, ScanResult
+from .result_store import StoredResult
+from .workers import FilePool, worker_count
+
+logger = logging.getLogger("layerscan.scan")
+
+
+def scan_image(
+    image: Image,
+    engine: Engine,
+    options: ScanOptions,
+    progress: ProgressHook | None = None,
+    cache: LayerCache | None = None,
+) -> ScanResult:
+    """Scan an opened image (the engine's session must be active).
+
+    Each layer is scanned on its own (or taken from the cache), then its entries are
+    replayed in order into the timeline, which gives every file version its status.
+    """
+    timeline = Timeline()
+    log = WalkLog()
+    skipped: Counter[str] = Counter()
+    packages = PackageFiles()
+    content = ContentLimits(
+        max_file_bytes=options.max_file_bytes, max_depth=options.max_archive_depth
+    )
+    rules = rule_catalog(engine)
+    matches: dict[Version, list[FileMatch]] = {}
+    files = scanned_bytes = 0
+    limits = options.walk_limits
+    pool: FilePool | None = None
+    waiting: deque[tuple[Layer, LayerOutcome, bool, FileState | None]] = deque()
+    reusable = False  # whether this scan's result may be stored for the image
+
+    def settle() -> None:
+        """Replay, in order, the layers whose outcomes are complete (while later layers are
+        still read or scanned: the replay overlaps the workers' scanning)."""
+        nonlocal reusable
+        while waiting and waiting[0][1].batches_out == 0:
+            layer, outcome, cached, before = waiting.popleft()
+            if outcome.read_in_place and file_state(layer.location) != before:
+                outcome.problems.append(
+                    LayerProblem(
+                        layer.index,
+                        "the image's file changed while this layer was scanned: its files may "
+                        "not have been read as the bytes its digest was checked on",
+                        None,
+                        ProblemKind.DAMAGED,
+                    )
+                )
+            if cache is not None and not cached:
+                cache.put(layer, outcome, before)
+            if not (cached or outcome.cacheable):
+                reusable = False
+            log.problems.extend(outcome.problems)
+            if outcome.check is not None:
+                log.checks[layer.index] = outcome.check
+            skipped.update(outcome.skipped)
+            packages.update(outcome.packages)
+            _replay(outcome, timeline, log, matches)
+
+    image_key = None
+    if cache is not None and options.reuse_image_results:
+        image_key = cache.image_key(image_identity(image))  # where the result is stored
+    reusable = image_key is not None  # every layer complete and verified, so far
+
+    try:
+        for layer in image.layers:
+            timeline.begin_layer(layer.index)
+            if not layer_within_image_limits(layer.index, log, limits):
+                reusable = False
+                continue
+            before = file_state(layer.location)
+            outcome = cache.get(layer, rules) if cache is not None else None
+            cached = outcome is not None
+            if outcome is None:
+                if pool is None and _wants_workers(image, options):
+                    pool = FilePool(engine, content, worker_count(options.workers))
+                on_file = _layer_progress(
+                    progress, layer.index, len(image.layers), files, scanned_bytes
+                )
+                outcome = scan_layer(layer, engine, limits, content, log, on_file, pool)
+            else:
+                logger.info("layer %d: taken from the cache (%s)", layer.index, layer.diff_id)
+            log.entries += outcome.entries_read
+            log.uncompressed_bytes += outcome.uncompressed_bytes
+            files += outcome.files
+            scanned_bytes += outcome.bytes
+            if progress is not None:
+                progress(layer.index, len(image.layers), files, scanned_bytes)
+            waiting.append((layer, outcome, cached, before))
+            if pool is not None:
+                pool.poll()
+            settle()
+        while waiting:  # every layer was read; the workers finish theirs
+            if pool is None or not pool.collect_some():
+                raise RuntimeError("a layer waits for batches no worker has")
+            if not pool.busy:
+                pool.close()  # their memory is given back before the last replays
+            settle()
+    finally:
+        if pool is not None:
+            pool.close()
+    log.problems.sort(key=lambda problem: problem.layer_index)  # stable: in-layer order kept
+    findings = _file_findings(image, matches, packages)
+    findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
+    findings.sort(key=_finding_order)
+    if cache is not None and image_key is not None and reusable:
+        cache.put_image_result(
+            image_key,
+            StoredResult(findings, log, timeline.stats, rules, skipped, files, scanned_bytes),
+        )
+    return ScanResult(
+        image=image,
+        findings=findings,
+        log=log,
+        timeline=timeline,
+        rules=rules,
+        skipped=skipped,
+        files_scanned=files,
+        bytes_scanned=scanned_bytes,
+    )
+
+
+def _replay(
+    outcome: LayerOutcome, timeline: Timeline, log: WalkLog, matches: dict[Version, list[FileMatch]]
+) -> None:
+    """Apply one layer's entries to the timeline; attach its matches to the versions."""
+    for position, entry in enumerate(outcome.entries):
+        version = timeline.apply(entry, log)
+        if version is None:
+            continue
+        if entry.kind is EntryKind.HARDLINK:
+            if version.content is not None and version.content in matches:
+                matches[version] = matches[version.content]
+        elif position in outcome.matches:
+            matches[version] = outcome.matches[position]
+
+
+PARALLEL_FROM = 32 << 20
+"""Below this many bytes of layers, starting worker processes costs more than it saves."""
+
+
+def _wants_workers(image: Image, options: ScanOptions) -> bool:
+    if options.workers is not None and options.workers != 0:
+        return options.workers > 0
+    if worker_count(None) == 0:
+        return False
+    return sum(layer.size or 0 for layer in image.layers) >= PARALLEL_FROM
+
+
+def rule_catalog(engine: Engine) -> dict[str, RuleMeta]:
+    """Every rule id a finding of this engine can carry."""
+    catalog = engine.catalog()
+    catalog.update({rule.id: rule for rule in (*METADATA_RULES, *NAME_RULE_METAS)})
+    return catalog
+
+
+def _layer_progress(
+    progress: ProgressHook | None, index: int, count: int, files: int, scanned: int
+) -> FileHook | None:
+    if progress is None:
+        return None
+    hook = progress
+    return lambda layer_files, layer_bytes: hook(
+        index, count, files + layer_files, scanned + layer_bytes
+    )
+
+
+def layer_ref(image: Image, index: int) -> LayerRef:
+    layer = image.layers[index]
+    history = layer.history
+    return LayerRef(index, layer.diff_id, layer.instruction, history.index if history else None)
+
+
+def _file_findings(
+    image: Image, matches: dict[Version, list[FileMatch]], packages: PackageFiles
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for version, found in matches.items():
+        if version.duplicate:
+            continue  # the same name later in the same layer replaced this one
+        removed_by = None
+        if version.removed_by is not None:
+            removed_by = RemovedBy(version.removed_by, image.layers[version.removed_by].instruction)
+        for match, nested_path in found:
+            vendored = is_vendored(version.display_path, packages, nested_path)
+            downgrade = vendored and not match.verified
+            findings.append(
+                Finding(
+                    rule=match.rule,
+                    source=Source.FILE,
+                    secret=match.secret,
+                    layer=layer_ref(image, version.layer_index),
+                    path=version.display_path,
+                    nested_path=nested_path,
+                    line=match.line,
+                    status=version.status,
+                    removed_by=removed_by,
+                    severity=Severity.LOW if downgrade else match.severity,
+                    confidence=Confidence.LOW if downgrade else None,
+                    reason="vendored" if downgrade else None,
+                    note=match.note,
+                )
+            )
+    return findings
+
+
+def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
+    """History and config findings; one ARG seen by several steps is one finding."""
+    merged: dict[tuple[str, str, str, str], Finding] = {}
+    for hit in hits:
+        source = Source(hit.source)
+        identity = (source.value, hit.match.rule.id, hit.key, hit.match.secret)
+        existing = merged.get(identity)
+        if existing is not None:
+            if hit.history_index is not None:
+                existing.also_in_history.append(hit.history_index)
+            continue
+        layer = None
+        if hit.history_index is not None:
+            entry = image.history[hit.history_index]
+            layer_index = entry.layer_index
+            layer = LayerRef(
+                layer_index,
+                image.layers[layer_index].diff_id if layer_index is not None else None,
+                entry.instruction,
+                entry.index,
+            )
+        merged[identity] = Finding(
+            rule=hit.match.rule,
+            source=source,
+            secret=hit.match.secret,
+            layer=layer,
+            line=None,
+            key=hit.key,
+            severity=hit.match.severity,
+            note=hit.match.note,
+        )
+    return list(merged.values())
+
+
+def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str]:
+    """Source, layer, place, archive member, line, rule: an order that does not depend on
+    which process scanned what."""
+    layer = finding.layer.index if finding.layer and finding.layer.index is not None else -1
+    source_rank = {Source.FILE: 0, Source.HISTORY: 1, Source.CONFIG: 2}[finding.source]
+    return (
+        source_rank,
+        layer,
+        finding.path or finding.key or "",
+        finding.nested_path or "",
+        finding.line or 0,
+        finding.rule.id,
+    )

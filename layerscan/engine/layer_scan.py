@@ -1,0 +1,266 @@
+"""One layer scanned on its own: its entries, the matches in its files, what went wrong.
+
+A layer's outcome depends only on its bytes, the rules and the options, never on the other
+layers: whiteouts, statuses and vendoring are decided later, when image_scan.py replays every
+layer's entries in order. That is what lets a layer's outcome be cached by its diff_id and
+reused by every image that shares the layer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..content.limits import ContentLimits
+from ..content.shard import shard_of
+from ..detect.engine import Engine, Match
+from ..detect.vendored import PackageFiles
+from ..image.model import Layer
+from ..layers.entries import Entry, EntryKind
+from ..layers.reader import WalkLimits, iter_layer
+from ..model.rule_meta import RuleMeta
+from ..model.severity import Severity
+from ..model.walk_log import LayerCheck, LayerProblem, ProblemKind, WalkLog
+from .file_scan import FileMatch, Skip, scan_file
+from .memory import give_back_free_pages
+from .workers import BATCH_BYTES, BATCH_FILES, BatchFailure, FileJob, FilePool, JobResult
+
+logger = logging.getLogger("layerscan.scan")
+
+FileHook = Callable[[int, int], None]
+"""Called after each file with (files so far, bytes so far) of this layer."""
+
+_TRIM_EVERY = 16 << 20
+"""Bytes read between two calls to give_back_free_pages (16 MiB: peak 10 MiB lower than 64)."""
+PARK_FROM = 1 << 20
+"""A file this large reaches its worker through the pool's directory (FilePool.park)."""
+SHARD_FROM = 2 << 20
+"""A zip this large (a wheel, a jar) is split between the workers, member by member."""
+
+
+@dataclass
+class LayerOutcome:
+    """Everything one layer contributes to a scan."""
+
+    index: int
+    entries: list[Entry] = field(default_factory=list)
+    matches: dict[int, list[FileMatch]] = field(default_factory=dict)
+    """Matches by the position of their entry in `entries`."""
+    problems: list[LayerProblem] = field(default_factory=list)
+    check: LayerCheck | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    files: int = 0
+    bytes: int = 0
+    packages: set[str] = field(default_factory=set)
+    """Paths the layer's package databases list (for the vendored-code test)."""
+    entries_read: int = 0
+    uncompressed_bytes: int = 0
+    batches_out: int = 0
+    """Batches of this layer's files still with the workers: complete at 0."""
+    read_in_place: bool = False
+    """Workers read some of its files in the image's file (see Entry.stored_at): the file
+    must not have changed since the layer was read and hashed."""
+
+    @property
+    def cacheable(self) -> bool:
+        """Only a layer read to its end whose digests both matched: then its diff_id names
+        exactly these bytes (and no limit that depends on other layers cut it short)."""
+        return (
+            self.check is not None
+            and self.check.verified is True
+            and not any(p.kind is ProblemKind.DAMAGED for p in self.problems)
+        )
+
+
+def scan_layer(
+    layer: Layer,
+    engine: Engine,
+    limits: WalkLimits,
+    content: ContentLimits,
+    totals: WalkLog,
+    on_file: FileHook | None = None,
+    pool: FilePool | None = None,
+) -> LayerOutcome:
+    """Stream one layer once: every entry, and the matches in every regular file.
+
+    `totals` carries the image-wide counts (bytes, entries) the walk limits apply to. With a
+    pool, file contents go to its workers and their matches arrive when the pool collects
+    them: the outcome is complete only after `pool.drain()`.
+    """
+    log = WalkLog(entries=totals.entries, uncompressed_bytes=totals.uncompressed_bytes)
+    outcome = LayerOutcome(layer.index)
+    packages = PackageFiles()
+
+    def record(position: int, path: str, found: list[FileMatch], skips: list[Skip]) -> None:
+        for reason, nested in skips:
+            outcome.skipped[reason] += 1
+            member = f"!{nested}" if nested else ""
+            logger.info("skipped %s%s in layer %d: %s", path, member, layer.index, reason)
+        if found:
+            outcome.matches.setdefault(position, []).extend(found)
+
+    def collect(results: list[JobResult] | BatchFailure) -> None:
+        outcome.batches_out -= 1
+        if isinstance(results, BatchFailure):
+            for path in results.paths:
+                log.report(layer.index, f"not scanned: {results.reason}", path, ProblemKind.SKIPPED)
+            return
+        for position, found, skips in results:
+            record(position, outcome.entries[position].display_path, found, skips)
+
+    batches: dict[int, list[FileJob]] = {}
+    batch_bytes: dict[int, int] = {}
+    for entry in iter_layer(layer, log, limits):
+        position = len(outcome.entries)
+        outcome.entries.append(entry)
+        if entry.kind is not EntryKind.FILE:
+            continue
+        if entry.size > content.max_file_bytes:
+            entry.release()
+            record(position, entry.display_path, [], [("over size limit", None)])
+            continue
+        data = entry.read(content.max_file_bytes)
+        entry.release()  # kept until the replay: without its reader (and the tar it holds)
+        outcome.files += 1
+        outcome.bytes += len(data)
+        if outcome.bytes // _TRIM_EVERY != (outcome.bytes - len(data)) // _TRIM_EVERY:
+            give_back_free_pages()
+        if on_file is not None:
+            on_file(outcome.files, outcome.bytes)
+        if PackageFiles.is_database(entry.display_path):
+            packages.learn(entry.display_path, data)
+        if pool is None:
+            record(
+                position, entry.display_path, *scan_file(entry.display_path, data, engine, content)
+            )
+            continue
+        # Bytes that sit as they are in the image's file are read there by the worker: no
+        # copy of them is pickled through its queue or parked.
+        in_place = entry.stored_at if len(data) == entry.size else None
+        outcome.read_in_place = outcome.read_in_place or in_place is not None
+        if len(data) >= SHARD_FROM and data.startswith(b"PK\x03\x04"):
+            # One large zip read by every worker at once, each its share of the members.
+            shared = in_place or data
+            outcome.batches_out += pool.share(position, entry.display_path, shared, collect)
+            continue
+        worker = shard_of(entry.display_path, pool.workers)
+        sent = in_place or (pool.park(data) if len(data) >= PARK_FROM else data)
+        batches.setdefault(worker, []).append((position, entry.display_path, sent, None))
+        batch_bytes[worker] = batch_bytes.get(worker, 0) + len(data)
+        if batch_bytes[worker] >= BATCH_BYTES or len(batches[worker]) >= BATCH_FILES:
+            outcome.batches_out += 1
+            pool.submit(batches.pop(worker), collect, worker)
+            batch_bytes[worker] = 0
+    if pool is not None:
+        for worker, batch in batches.items():
+            outcome.batches_out += 1
+            pool.submit(batch, collect, worker)
+    outcome.problems = log.problems
+    outcome.check = log.checks.get(layer.index)
+    outcome.entries_read = log.entries - totals.entries
+    outcome.uncompressed_bytes = log.uncompressed_bytes - totals.uncompressed_bytes
+    outcome.packages = packages.paths
+    return outcome
+
+
+# --- serialisation for the layer cache ------------------------------------------------------
+
+
+def dump_outcome(outcome: LayerOutcome) -> bytes:
+    """The outcome as JSON (never pickle: a cache file must not be able to run code)."""
+    document = {
+        "entries": [
+            [e.path, str(e.kind), e.size, e.mode, e.mtime, e.uid, e.gid, e.link_target]
+            for e in outcome.entries
+        ],
+        "matches": {
+            str(position): [
+                [
+                    m.rule.id,
+                    m.secret,
+                    m.line,
+                    None if m.severity is None else str(m.severity),
+                    m.verified,
+                    m.note,
+                    nested,
+                ]
+                for m, nested in found
+            ]
+            for position, found in outcome.matches.items()
+        },
+        "problems": [[p.message, p.path, str(p.kind)] for p in outcome.problems],
+        "check": None
+        if outcome.check is None
+        else [outcome.check.digest_actual, outcome.check.diff_id_actual, outcome.check.verified],
+        "skipped": dict(outcome.skipped),
+        "files": outcome.files,
+        "bytes": outcome.bytes,
+        "packages": sorted(outcome.packages),
+        "entries_read": outcome.entries_read,
+        "uncompressed_bytes": outcome.uncompressed_bytes,
+    }
+    return json.dumps(document, separators=(",", ":")).encode("ascii")
+
+
+def load_outcome(data: bytes, index: int, rules: Mapping[str, RuleMeta]) -> LayerOutcome:
+    """An outcome back from dump_outcome's JSON; ValueError if anything does not fit."""
+    try:
+        document: dict[str, Any] = json.loads(data)
+        entries = [
+            Entry(
+                layer_index=index,
+                path=str(path),
+                kind=EntryKind(kind),
+                size=int(size),
+                mode=int(mode),
+                mtime=float(mtime),
+                uid=int(uid),
+                gid=int(gid),
+                link_target=None if link is None else str(link),
+            )
+            for path, kind, size, mode, mtime, uid, gid, link in document["entries"]
+        ]
+        matches = {
+            int(position): [
+                (
+                    Match(
+                        rules[rule_id],
+                        str(secret),
+                        None if line is None else int(line),
+                        None if severity is None else Severity(severity),
+                        bool(verified),
+                        None if note is None else str(note),
+                    ),
+                    None if nested is None else str(nested),
+                )
+                for rule_id, secret, line, severity, verified, note, nested in found
+            ]
+            for position, found in document["matches"].items()
+        }
+        if any(not 0 <= position < len(entries) for position in matches):
+            raise ValueError("a match points past the layer's entries")
+        check = document["check"]
+        return LayerOutcome(
+            index=index,
+            entries=entries,
+            matches=matches,
+            problems=[
+                LayerProblem(
+                    index, str(message), None if path is None else str(path), ProblemKind(kind)
+                )
+                for message, path, kind in document["problems"]
+            ],
+            check=None if check is None else LayerCheck(check[0], check[1], check[2]),
+            skipped=Counter({str(k): int(v) for k, v in document["skipped"].items()}),
+            files=int(document["files"]),
+            bytes=int(document["bytes"]),
+            packages={str(path) for path in document["packages"]},
+            entries_read=int(document["entries_read"]),
+            uncompressed_bytes=int(document["uncompressed_bytes"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not a layer outcome ({type(exc).__name__})") from exc

@@ -1,0 +1,108 @@
+"""What the walk yields (an `Entry` of one layer) and what the timeline keeps (a `Version`).
+
+Both are shared by the reader, the timeline and recovery; they live here so that none of
+those modules has to import another for its types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..image.model import BlobLocation
+from ..model.findings import Status
+
+
+class EntryKind(StrEnum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    WHITEOUT = "whiteout"
+    OPAQUE = "opaque"
+    CHAR_DEVICE = "char-device"
+    BLOCK_DEVICE = "block-device"
+    FIFO = "fifo"
+    OTHER = "other"
+
+
+def normalise_path(name: str) -> str | None:
+    """The image path of a tar member ('' for the root), or None when it must be rejected.
+
+    `./`, a leading `/` and `//` are layout noise and are dropped; a `..` component could only
+    mean an escape from the image root, so such entries are rejected and reported.
+    """
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            return None
+        parts.append(part)
+    return "/".join(parts)
+
+
+@dataclass(slots=True)
+class Entry:
+    """One member of one layer, as the walk saw it."""
+
+    layer_index: int
+    path: str
+    kind: EntryKind
+    size: int = 0
+    mode: int = 0
+    mtime: float = 0.0
+    uid: int = 0
+    gid: int = 0
+    link_target: str | None = None
+    version: Version | None = None
+    stored_at: BlobLocation | None = None
+    """Where the file's bytes sit, as they are, in a file on this host (an uncompressed
+    layer of a tarball or layout): workers read them there instead of being sent a copy."""
+    _reader: Callable[[int], bytes] | None = field(default=None, repr=False)
+
+    @property
+    def display_path(self) -> str:
+        return "/" + self.path
+
+    def read(self, limit: int) -> bytes:
+        """Up to `limit` bytes of a regular file; only valid while it is the current entry."""
+        if self._reader is None:
+            return b""
+        return self._reader(limit)
+
+    def release(self) -> None:
+        """Drop the reader: an entry kept after its layer must not keep the layer's tar."""
+        self._reader = None
+
+
+@dataclass(eq=False, slots=True)
+class Version:
+    """One path as one layer wrote it."""
+
+    layer_index: int
+    path: str
+    kind: EntryKind
+    size: int = 0
+    mode: int = 0
+    mtime: float = 0.0
+    uid: int = 0
+    gid: int = 0
+    link_target: str | None = None
+    content: Version | None = None
+    """For a hard link: the file version whose bytes it shares."""
+    removed_by: int | None = None
+    status: Status = Status.PRESENT
+    duplicate: bool = False
+    """Superseded by the same path later in the same layer (tar semantics: last one wins)."""
+
+    @property
+    def display_path(self) -> str:
+        return "/" + self.path
+
+    @property
+    def holds_content(self) -> bool:
+        return self.kind is EntryKind.FILE or (
+            self.kind is EntryKind.HARDLINK and self.content is not None
+        )
