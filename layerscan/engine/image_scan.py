@@ -268,9 +268,10 @@ def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
     return list(merged.values())
 
 
-def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str]:
-    """Source, layer, place, archive member, line, rule: an order that does not depend on
-    which process scanned what."""
+def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str, str]:
+    """Source, layer, place, archive member, line, rule, then the fingerprint: an order that
+    depends neither on which process scanned what nor on set order (two secrets of one rule
+    on one line came out in either order from run to run)."""
     layer = finding.layer.index if finding.layer and finding.layer.index is not None else -1
     source_rank = {Source.FILE: 0, Source.HISTORY: 1, Source.CONFIG: 2}[finding.source]
     return (
@@ -280,4 +281,5 @@ def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str]:
         finding.nested_path or "",
         finding.line or 0,
         finding.rule.id,
+        finding.fingerprint,
     )
