@@ -2,12 +2,13 @@
 
 Each error knows its exit code. The codes are the CLI's contract with CI jobs:
 0 nothing found, 1 findings at or above --fail-on, 2 the target or the command line cannot be
-used, 3 the scan is incomplete (some layer or file could not be read; the rest was scanned).
+used, 3 the scan is incomplete (some layer or file could not be read; the rest was scanned),
+4 layerscan itself failed (an unexpected error: a bug, never a verdict on the image).
 """
 
 from __future__ import annotations
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_BAD_TARGET, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 class LayerscanError(Exception):

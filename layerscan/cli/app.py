@@ -16,10 +16,10 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from ..engine.document import build_document
+from ..engine.document import build_document, failed_document
 from ..engine.options import DEFAULT_MAX_FILE_BYTES, ScanOptions, ScanResult
 from ..engine.scan import scan
-from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, LayerscanError, OutputError
+from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_INTERNAL, LayerscanError, OutputError
 from ..image.source import OpenOptions
 from ..layers.recover import DEFAULT_MAX_SIZE
 from ..model.instruction import abbreviate
@@ -168,21 +168,49 @@ def scan_command(
         no_cache,
         jobs,
     )
-    result = _run_scan(target, options, quiet, verbose)
-    outcome = apply_policy(result.findings, accepted, ignores)
-    code = exit_code(outcome, result.complete, fail_on)
-    document = build_document(
-        result,
-        show_secrets=show_secrets,
-        shown=[f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank],
-        policy=policy_summary(outcome, fail_on, code),
-    )
-    for report_format, path in reports:
+    try:
+        result = _run_scan(target, options, quiet, verbose)
+        outcome = apply_policy(result.findings, accepted, ignores)
+        code = exit_code(outcome, result.complete, fail_on)
+        document = build_document(
+            result,
+            show_secrets=show_secrets,
+            shown=[
+                f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank
+            ],
+            policy=policy_summary(outcome, fail_on, code),
+        )
+        texts = [(render(document, fmt), path) for fmt, path in reports]
+    except (typer.Exit, LayerscanError):
+        raise
+    except Exception as exc:
+        _write_failed_reports(reports, target, exc, fail_on)
+        raise  # cli/main.py reports it in one line, exit 4
+    for (text, path), _ in zip(texts, reports, strict=True):
         if path is None and quiet:
             sys.stdout.write(summary_line(document) + "\n")
         else:
-            _write(render(document, report_format), path)
+            _write(text, path)
     raise typer.Exit(code)
+
+
+def _write_failed_reports(
+    reports: list[tuple[Format, Path | None]], target: str, exc: Exception, fail_on: FailOn
+) -> None:
+    """Where the scan itself failed, each report asked for still says so, as far as it can
+    be written: a CI job that reads the SARIF or JSON file sees an incomplete scan, not a
+    stale file or none."""
+    message = f"layerscan failed: {type(exc).__name__}; the scan did not complete"
+    try:
+        document = failed_document(target, message, str(fail_on), EXIT_INTERNAL)
+        for report_format, path in reports:
+            text = render(document, report_format)
+            if path is None:
+                sys.stdout.write(text)
+            else:
+                write_output(path, text)
+    except Exception:  # noqa: BLE001 - best effort: the exit code still says it all
+        return
 
 
 @app.command("baseline")

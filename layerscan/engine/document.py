@@ -170,3 +170,48 @@ def _finding(
         "reason": finding.reason,
         "note": finding.note,
     }
+
+
+def failed_document(target: str, message: str, fail_on: str, exit_code: int) -> dict[str, Any]:
+    """The report of a scan that did not finish (layerscan itself failed): no findings can be
+    vouched for, so it says so in the places scripts and dashboards read (`complete: false`,
+    one fatal error, the exit code), and it validates against the same schema."""
+    return printable(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "layerscan", "version": __version__},
+            "image": {
+                "reference": None,
+                "digest": None,
+                "config_digest": None,
+                "platform": None,
+                "source": None,
+                "target": target,
+            },
+            "layers": [],
+            "rules": {},
+            "findings": [],
+            "warnings": [],
+            "errors": [{"layer": None, "path": None, "message": message, "fatal": True}],
+            "summary": {
+                "findings": 0,
+                "found": 0,
+                "by_severity": {str(s): 0 for s in Severity},
+                "by_status": {str(s): 0 for s in Status},
+                "layers": 0,
+                "files_scanned": 0,
+                "bytes_scanned": 0,
+                "skipped": {},
+                "errors": 1,
+                "complete": False,
+                "seconds": 0.0,
+                "policy": {
+                    "fail_on": fail_on,
+                    "exit_code": exit_code,
+                    "baselined": 0,
+                    "ignored": 0,
+                    "expired_ignores": [],
+                },
+            },
+        }
+    )

@@ -243,7 +243,7 @@ def _error_text(error: dict[str, Any]) -> str:
 
 
 def _image_description(image: dict[str, Any]) -> str:
-    return f"container image {image['reference'] or image['target']} ({image['source']})"
+    return f"container image {image['reference'] or image['target']} ({image['source'] or 'not opened'})"
 
 
 def _pascal_case(rule_id: str) -> str:

@@ -71,7 +71,7 @@ def render(document: dict[str, Any]) -> str:
     layers = {layer["index"]: layer for layer in document["layers"]}
     lines = [
         terminal_safe(
-            f"Image {image['reference'] or image['target']} ({image['source']}, "
+            f"Image {image['reference'] or image['target']} ({image['source'] or 'not opened'}, "
             f"{document['summary']['layers']} layers)"
         )
     ]

@@ -69,6 +69,24 @@ class Plant:
 
 
 @dataclass(frozen=True)
+class Run:
+    """A command of its own that a case runs beside the default ones, in a fresh sandbox.
+
+    `{out}` in an argument stands for the sandbox's out/ (the victim folder is out/../victim);
+    `prepare` plants things there first; `verify(code, stdout, stderr, out)` raises an
+    AssertionError with what it found wrong (the oracle's own rules apply as well). `json`
+    says that stdout is a JSON report, checked against the schema and the exit code.
+    """
+
+    args: tuple[str | bytes, ...]
+    codes: frozenset[int]
+    label: str
+    prepare: Callable[[Path], None] | None = None
+    verify: Callable[[int | None, bytes, bytes, Path], None] | None = None
+    json: bool = False
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     group: int
@@ -83,6 +101,10 @@ class Case:
     """A bomb: only the JSON scan and the recoveries run (every walk costs the same)."""
     prepare_out: Callable[[Path], None] | None = None
     """Plants links in recover's output directory before each recovery."""
+    issue_round: int = 1
+    """1: the first hostile-input issue (groups 1-13); 2: the second (issue 19, classes 1-8)."""
+    runs: Callable[[str], Sequence[Run]] | None = None
+    """Commands of its own, given the target (see Run)."""
 
 
 def plant(

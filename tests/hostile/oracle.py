@@ -65,6 +65,7 @@ class Kind(StrEnum):
     LAYERS = "layers"
     HISTORY = "history"
     RECOVER = "recover"
+    OWN = "a case's own command"
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,13 @@ class Command:
     label: str = ""
     prepare: Callable[[Path], None] | None = None
     """Plants things in out/ before the run (links an attacker left in the output directory)."""
+    verify: Callable[[int | None, bytes, bytes, Path], None] | None = None
+    """A case's own check of the run (see corpus.Run), made before the sandbox is removed."""
+    json_report: bool = False
 
     def argv(self, sandbox: Path) -> list[Arg]:
-        return [str(sandbox / "out") if arg == "{out}" else arg for arg in self.args]
+        out = str(sandbox / "out")
+        return [arg.replace("{out}", out) if isinstance(arg, str) else arg for arg in self.args]
 
     def shown(self) -> str:
         parts = [_abbreviated(arg if isinstance(arg, str) else repr(arg)) for arg in self.args]
@@ -306,8 +311,13 @@ def run_in_sandbox(command: Command, parent: Path) -> Outcome:
     outcome = run_bounded(command, sandbox)
     outcome.violations += process_violations(outcome)
     outcome.violations += sandbox_violations(before, snapshot(sandbox.parent))
-    if command.kind is Kind.SCAN_JSON:
+    if command.kind is Kind.SCAN_JSON or command.json_report:
         outcome.violations += report_violations(outcome)
+    if command.verify is not None:
+        try:
+            command.verify(outcome.code, outcome.stdout, outcome.stderr, sandbox / "out")
+        except AssertionError as exc:
+            outcome.violations.append(f"the case's own check failed: {exc}")
     if command.kind is Kind.RECOVER and outcome.code == 0:
         outcome.violations += recovered_violations(sandbox / "out")
     if outcome.code is not None and outcome.code not in command.expected:
@@ -528,6 +538,10 @@ def case_commands(case: Case, target: str) -> list[Command]:
         layer = ("--layer", str(planted.layer)) if planted.layer is not None else ()
         args = ("recover", "-o", "{out}", *layer, "--", target, planted.path)
         commands.append(Command(Kind.RECOVER, args, planted.codes, str(number), case.prepare_out))
+    for run in case.runs(target) if case.runs is not None else ():
+        commands.append(
+            Command(Kind.OWN, run.args, run.codes, run.label, run.prepare, run.verify, run.json)
+        )
     return commands
 
 
