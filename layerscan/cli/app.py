@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -24,6 +25,7 @@ from ..image.source import OpenOptions
 from ..layers.recover import DEFAULT_MAX_SIZE
 from ..model.instruction import abbreviate
 from ..model.severity import Severity
+from ..output import refuse_special, write_output
 from ..policy import (
     DEFAULT_IGNORE_FILE,
     FailOn,
@@ -87,16 +89,24 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        _fail(OutputError(f"cannot write {output}: {exc.strerror or exc}"))
+    with _errors():
+        write_output(output, text)
+
+
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines quote paths and names from the image: escaped like the table, so an image
+    cannot drive the terminal (ESC sequences, OSC 52 clipboard writes) through -v."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
 
 
 def _run_scan(target: str, options: ScanOptions, quiet: bool, verbose: bool) -> ScanResult:
     """Scan with a progress line on a terminal."""
-    if verbose:
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="layerscan: %(message)s")
+    # Warnings (a layer cache refused) show without -v; -v adds what was skipped and why.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_TerminalSafeFormatter("layerscan: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     progress = Progress() if Progress.wanted(quiet) else None
     try:
         with _errors():
@@ -151,6 +161,9 @@ def scan_command(
     """Scan every layer, the build history and the config for secrets; gate by exit code."""
     with _errors():
         reports = report_outputs(output_format, output)
+        for _, path in reports:
+            if path is not None:
+                refuse_special(path)  # before the scan, not after it
         accepted = load_baseline(baseline) if baseline else None
         ignores = load_ignore_rules(ignore_file)
     options = scan_options(
@@ -175,9 +188,7 @@ def scan_command(
         document = build_document(
             result,
             show_secrets=show_secrets,
-            shown=[
-                f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank
-            ],
+            shown=[f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank],
             policy=policy_summary(outcome, fail_on, code),
         )
         texts = [(render(document, fmt), path) for fmt, path in reports]
@@ -209,7 +220,7 @@ def _write_failed_reports(
                 sys.stdout.write(text)
             else:
                 write_output(path, text)
-    except Exception:  # noqa: BLE001 - best effort: the exit code still says it all
+    except Exception:  # best effort: the exit code still says it all
         return
 
 
@@ -236,6 +247,8 @@ def baseline_command(
     jobs: JobsOpt = 0,
 ) -> None:
     """Record the image's current findings, so later scans report only new ones."""
+    with _errors():
+        refuse_special(output)
     options = scan_options(
         image,
         platform,
@@ -265,14 +278,23 @@ def baseline_command(
 
 
 @app.command("layers")
-def layers_command(target: TargetArg, image: ImageOpt = None, platform: PlatformOpt = None) -> None:
+def layers_command(
+    target: TargetArg,
+    image: ImageOpt = None,
+    platform: PlatformOpt = None,
+    max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
+) -> None:
     """List layers: size, files added / changed / deleted, and the instruction."""
     from tabulate import tabulate  # deferred (see report/table.py): a scan draws no table
 
     from ..engine.inspect import list_layers
 
     with _errors():
-        listing = list_layers(target, OpenOptions(image, platform))
+        listing = list_layers(
+            target,
+            OpenOptions(image, platform, max_image_bytes),
+            replace(LIMITS, max_image_bytes=max_image_bytes),
+        )
     rows = [
         [
             row.index,
@@ -312,6 +334,7 @@ def history_command(
     image: ImageOpt = None,
     platform: PlatformOpt = None,
     show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
+    max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
 ) -> None:
     """Every history entry, empty layers included, with secrets redacted."""
     from tabulate import tabulate
@@ -319,7 +342,7 @@ def history_command(
     from ..engine.inspect import list_history
 
     with _errors():
-        listing = list_history(target, OpenOptions(image, platform), show_secrets)
+        listing = list_history(target, OpenOptions(image, platform, max_image_bytes), show_secrets)
     rows = [
         [
             row.index,
@@ -358,6 +381,7 @@ def recover_command(
     ] = DEFAULT_MAX_SIZE,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
 ) -> None:
     """Write one version of a file (deleted or overwritten ones too) into a directory."""
     from ..engine.evidence import recover_file, recover_finding
@@ -371,7 +395,11 @@ def recover_command(
                 target,
                 finding,
                 output_dir,
-                ScanOptions(image_ref=image, platform=platform),
+                ScanOptions(
+                    image_ref=image,
+                    platform=platform,
+                    walk_limits=replace(LIMITS, max_image_bytes=max_image_bytes),
+                ),
                 max_size,
             )
         recovered = evidence["file"]
@@ -388,7 +416,7 @@ def recover_command(
     assert path is not None
     with _errors():
         record = recover_file(
-            target, path, output_dir, layer, OpenOptions(image, platform), max_size
+            target, path, output_dir, layer, OpenOptions(image, platform, max_image_bytes), max_size
         )
     typer.echo(
         terminal_safe(
@@ -419,6 +447,8 @@ def rules_command(
         return
     try:
         changed = update(into, catalogue)
+    except LayerscanError as exc:
+        _fail(exc)
     except (OSError, ValueError) as exc:
         _fail(OutputError(f"cannot refresh {into}: {exc}"))
     typer.echo(f"{into}: " + ("updated" if changed else "already up to date"), err=True)

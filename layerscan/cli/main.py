@@ -10,8 +10,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import sys
 import signal
+import sys
 import traceback
 from types import FrameType
 
@@ -67,7 +67,7 @@ def main() -> None:
     except (_Interrupted, KeyboardInterrupt):
         print("layerscan: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 4
+    except Exception as exc:  # the last line of defence: one line, exit 4
         if os.environ.get("LAYERSCAN_DEBUG") == "1":
             traceback.print_exc()
         print(internal_error_line(exc), file=sys.stderr)

@@ -18,6 +18,15 @@ timestamp as it was. The cache directory is therefore trusted like the code itse
 
 Entries hold what was found, secrets included, like the image itself: the cache directory
 is created private to the user (0700, the database 0600).
+
+Since whoever can write to the cache decides what a rescan reports, the cache is used only
+when that is the user alone: the directory (never through a symbolic link at its name) and
+the database (a regular file, not a link, as are its -journal, -wal and -shm companions)
+must belong to the user and be writable by neither group nor others. Anything else is
+refused with one warning and the scan runs without a cache. What comes back from a trusted
+database is still read as untrusted: each row inflates to at most MAX_ROW_BYTES, must be
+JSON of exactly the shape its writer gives it (result_store's strict readers), and any row
+that does not fit is a miss, logged and deleted, never an error.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .result_store import StoredResult, dump_result, load_result
+from .result_store import StoredResult, Unusable, digest, dump_result, load_result
 
 if TYPE_CHECKING:
     from ..detect.rule_files import RuleTexts
@@ -54,6 +63,23 @@ DEFAULT_MAX_ENTRIES = 2000
 RACY_SECONDS = 2.0
 """A file changed this recently when it was hashed is hashed again next time."""
 _MAX_KNOWN_FILES = 20_000
+MAX_ROW_BYTES = 128 << 20
+"""The most a stored outcome or result may take as JSON: put stores nothing larger (such a
+layer is scanned every time), and a row that inflates further is refused while inflating."""
+DATABASE = "layers.sqlite"
+_COMPANIONS = ("-journal", "-wal", "-shm")
+"""Files SQLite opens by name beside the database."""
+_TABLES = {
+    "layers": "CREATE TABLE layers (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
+    " blob_digest TEXT NOT NULL, used REAL NOT NULL, outcome BLOB NOT NULL)",
+    "known_blobs": "CREATE TABLE known_blobs (path TEXT NOT NULL, offset INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, state TEXT NOT NULL, digest TEXT NOT NULL,"
+    " used REAL NOT NULL, PRIMARY KEY (path, offset, size))",
+    "images": "CREATE TABLE images (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
+    " used REAL NOT NULL, result BLOB NOT NULL)",
+}
+_OPEN_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_DATABASE = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 FileState = tuple[int, int, int, int, int]
 """(device, inode, size, mtime_ns, ctime_ns) of the file holding a blob."""
@@ -152,55 +178,98 @@ def blob_digest(layer: Layer) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+class _Refused(Exception):
+    """The cache directory or database is not the user's alone: used, it could lie."""
+
+
+class _Foreign(Exception):
+    """The user's own database holds tables that are not ours: made anew."""
+
+
 class LayerCache:
     """Outcomes by (diff_id, settings fingerprint), in one SQLite file."""
 
     def __init__(self, directory: Path, settings: str, max_entries: int = DEFAULT_MAX_ENTRIES):
         self._settings = settings
         self._max_entries = max_entries
-        self._path = directory / "layers.sqlite"
+        self._directory = directory
+        self._path = directory / DATABASE
         self._connection: sqlite3.Connection | None = None
         self.hits = 0
         self.misses = 0
+        self.refused: str | None = None
+        """Why the cache is not used (None when it is)."""
 
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._connection = self._open()
-        except (OSError, sqlite3.Error) as exc:
-            logger.warning("layer cache %s unusable (%s); scanning without it", self._path, exc)
-            self._connection = self._rebuild()
+            self._connection = self._connect()
+        except _Refused as exc:
+            self.refused = str(exc)
+        except OSError as exc:
+            self.refused = f"it cannot be used ({exc.strerror or exc})"
+        if self.refused is not None:
+            # One line, shown without -v: the user asked for a cache and gets none.
+            logger.warning(
+                "warning: not using the layer cache at %s: %s; scanning without it",
+                shown(directory),
+                self.refused,
+            )
 
-    def _open(self) -> sqlite3.Connection:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        os.close(fd)
-        connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS layers (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
-            " blob_digest TEXT NOT NULL, used REAL NOT NULL, outcome BLOB NOT NULL)"
-        )
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS known_blobs (path TEXT NOT NULL, offset INTEGER NOT NULL,"
-            " size INTEGER NOT NULL, state TEXT NOT NULL, digest TEXT NOT NULL,"
-            " used REAL NOT NULL, PRIMARY KEY (path, offset, size))"
-        )
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, schema INTEGER NOT NULL,"
-            " used REAL NOT NULL, result BLOB NOT NULL)"
-        )
-        connection.execute("SELECT count(*) FROM layers").fetchone()
-        connection.execute("SELECT count(*) FROM known_blobs").fetchone()
-        connection.execute("SELECT count(*) FROM images").fetchone()
+    def _connect(self) -> sqlite3.Connection:
+        """The database in the cache directory, once both are found to be the user's alone;
+        a database of the user's that SQLite cannot read, or with tables not ours, is made
+        anew, once. _Refused otherwise."""
+        directory_fd, directory_state = _enter_private_directory(self._directory)
+        try:
+            try:
+                return self._open(directory_fd, directory_state)
+            except sqlite3.OperationalError as exc:  # locked, full, unreadable: not corrupt
+                raise _Refused(f"its database cannot be used ({exc})") from None
+            except (sqlite3.DatabaseError, _Foreign) as exc:
+                logger.info("the layer cache's database was unreadable (%s); made anew", exc)
+            _remove_database(directory_fd)
+            try:
+                return self._open(directory_fd, directory_state)
+            except (sqlite3.Error, _Foreign) as exc:
+                raise _Refused(f"its database cannot be used ({exc})") from None
+        finally:
+            os.close(directory_fd)
+
+    def _open(self, directory_fd: int, directory_state: os.stat_result) -> sqlite3.Connection:
+        """Connect to the database, checked before and after SQLite opens it by name: a
+        private regular file (created 0600 if missing) in the directory checked."""
+        _check_companions(directory_fd)
+        found = _lstat_at(directory_fd, DATABASE)
+        if found is not None:
+            _check_private_file(found, f"its database {DATABASE}")
+        try:
+            fd = os.open(DATABASE, _OPEN_DATABASE, 0o600, dir_fd=directory_fd)
+        except OSError as exc:
+            raise _Refused(_open_failure(directory_fd, DATABASE, "its database", exc)) from None
+        try:
+            held = os.fstat(fd)
+            _check_private_file(held, f"its database {DATABASE}")
+            if held.st_mode & 0o077:
+                os.fchmod(fd, 0o600)  # ours, but readable by others: it holds secrets
+            connection = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        finally:
+            os.close(fd)
+        try:
+            # SQLite opened the database by name: the name must still lead to what was checked.
+            now = os.stat(self._directory, follow_symlinks=False)
+            if not _same_file(now, directory_state) or not _same_file(
+                _lstat_at(directory_fd, DATABASE), held
+            ):
+                raise _Refused("it changed while it was opened")
+            connection.execute("PRAGMA trusted_schema = OFF")
+            for create in _TABLES.values():
+                connection.execute(create.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            _check_tables(connection)
+            for table in _TABLES:
+                connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+        except BaseException:
+            connection.close()
+            raise
         return connection
-
-    def _rebuild(self) -> sqlite3.Connection | None:
-        """A corrupt or foreign database file is replaced, once; else no cache."""
-        with contextlib.suppress(OSError):
-            if self._path.is_file() and not self._path.is_symlink():
-                self._path.unlink()
-        try:
-            return self._open()
-        except (OSError, sqlite3.Error):
-            return None
 
     def _key(self, diff_id: str) -> str:
         return hashlib.sha256(f"{SCHEMA}\0{self._settings}\0{diff_id}".encode()).hexdigest()
@@ -218,58 +287,79 @@ class LayerCache:
             self.hits += 1
         return outcome
 
-    def _verified_row(self, layer: Layer, columns: str) -> tuple[str, Any] | None:
-        """(key, row) of the layer's entry, if its blob is the one that was scanned."""
+    def _verified_row(self, layer: Layer, outcome: bool) -> tuple[str, str, object] | None:
+        """(key, digest, stored outcome if asked for) of the layer's entry, if its blob is the
+        one that was scanned. An entry whose columns are not ours is dropped: a miss."""
         if self._connection is None or not self.usable(layer):
             return None
         key = self._key(str(layer.diff_id))
-        row = self._fetch(f"SELECT schema, blob_digest{columns} FROM layers WHERE key = ?", key)
+        row = self._fetch(
+            f"SELECT schema, blob_digest, {_bounded('outcome') if outcome else 'NULL'}"
+            " FROM layers WHERE key = ?",
+            (key,),
+        )
         if row is None:
             return None
-        if layer.digest and layer.digest.startswith("sha256:") and layer.digest != row[1]:
+        try:
+            if row[0] != SCHEMA:
+                raise Unusable("written by another version")
+            recorded = digest(row[1], "its blob digest")
+            if outcome and row[2] is None:
+                raise Unusable(f"not a blob of at most {MAX_ROW_BYTES >> 20} MiB")
+        except Unusable as exc:
+            self._discard("layers", key, f"layer {layer.index}", exc)
+            return None
+        if layer.digest and layer.digest.startswith("sha256:") and layer.digest != recorded:
             return None  # the manifest names other bytes: the scan must say so, not the cache
         try:
-            if self._current_digest(layer) != row[1]:
+            if self._current_digest(layer) != recorded:
                 return None  # same diff_id, other bytes: scan it (and the walk will say why)
         except (OSError, ValueError) as exc:
             logger.info("layer %d blob not hashable for the cache (%s)", layer.index, exc)
             return None
-        return key, row
+        return key, recorded, row[2]
 
-    def _fetch(self, query: str, key: str) -> Any:
-        """The row of `key` if it is in this schema (a failed read is logged, and a miss)."""
+    def _fetch(self, query: str, parameters: tuple[object, ...]) -> Any:
+        """One row, or None (a failed read is logged, and a miss)."""
         assert self._connection is not None
         try:
-            row = self._connection.execute(query, (key,)).fetchone()
+            return self._connection.execute(query, parameters).fetchone()
         except sqlite3.Error as exc:
-            logger.warning("layer cache read failed (%s); scanning without it", exc)
+            logger.warning("warning: layer cache read failed (%s); taken as a miss", exc)
             return None
-        return row if row is not None and row[0] == SCHEMA else None
+
+    def _discard(
+        self, table: str, key: str, what: str, reason: Exception, instead: str = "scanned again"
+    ) -> None:
+        """A row that cannot be used is a miss, and is deleted (it would be a miss again).
+        The reason only names a place or a type: a row's text may quote a cached secret."""
+        why = str(reason) if isinstance(reason, Unusable) else type(reason).__name__
+        logger.info("cache entry for %s unusable (%s); %s", what, why, instead)
+        assert self._connection is not None
+        with contextlib.suppress(sqlite3.Error):
+            self._connection.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
 
     def holds(self, layer: Layer) -> bool:
         """The layer has an entry and its blob is the one that was scanned (see get)."""
-        return self._verified_row(layer, "") is not None
+        return self._verified_row(layer, False) is not None
 
     def _lookup(self, layer: Layer, rules: Mapping[str, RuleMeta]) -> LayerOutcome | None:
-        found = self._verified_row(layer, ", outcome")
+        found = self._verified_row(layer, True)
         if found is None:
             return None
-        key, row = found
+        key, recorded, stored = found
         # Deferred: layer_scan loads the detectors, which a rescan served whole by an image
         # entry never needs.
         from .layer_scan import load_outcome
 
         try:
-            outcome = load_outcome(zlib.decompress(row[2]), layer.index, rules)
-        except (ValueError, zlib.error, TypeError) as exc:
-            # The reason only by its type: a corrupt entry's text may quote a cached secret.
-            logger.warning(
-                "layer cache entry for layer %d is corrupt (%s); scanning the layer",
-                layer.index,
-                type(exc).__name__,
-            )
-            return None
-        if outcome.check is None or outcome.check.digest_actual != row[1]:
+            outcome = load_outcome(inflate(stored), layer.index, rules)
+            if not outcome.cacheable or outcome.check is None:
+                raise Unusable("not a complete, verified layer")
+            if outcome.check.digest_actual != recorded:
+                raise Unusable("its digests disagree")
+        except Exception as exc:  # whatever is wrong with a row, it is only ever a miss
+            self._discard("layers", key, f"layer {layer.index}", exc)
             return None
         self._touch(key)
         return outcome
@@ -298,7 +388,10 @@ class LayerCache:
             return None
         if row is None or row[0] != _state_text(state):
             return None
-        return str(row[1])
+        try:
+            return digest(row[1], "a known blob's digest")
+        except Unusable:
+            return None  # not one we wrote: the blob is hashed (and the row replaced)
 
     def remember_blob(self, location: BlobLocation, before: FileState, digest: str) -> None:
         """Remember the digest of a blob hashed (or read and checked) while its file was in
@@ -322,22 +415,31 @@ class LayerCache:
             self.remember_blob(layer.location, before, outcome.check.digest_actual)
         from .layer_scan import dump_outcome  # deferred, as in _lookup
 
-        data = zlib.compress(dump_outcome(outcome), 6)
+        document = dump_outcome(outcome)
+        if len(document) > MAX_ROW_BYTES:
+            logger.info("layer %d: its outcome is too large to cache", layer.index)
+            return
+        data = zlib.compress(document, 6)
         key = self._key(str(layer.diff_id))
         row = (key, SCHEMA, outcome.check.digest_actual, time.time(), data)
         self._store("layers", row, self._max_entries)
 
-    def image_result(self, key: str) -> StoredResult | None:
-        """A whole image's stored result (see result_store); the caller checks its layers."""
+    def image_result(self, key: str, layers: int | None = None) -> StoredResult | None:
+        """A whole image's stored result (see result_store), every layer index it names one
+        of the image's `layers`; the caller checks the layers themselves."""
         if self._connection is None:
             return None
-        row = self._fetch("SELECT schema, result FROM images WHERE key = ?", key)
+        row = self._fetch(f"SELECT schema, {_bounded('result')} FROM images WHERE key = ?", (key,))
         if row is None:
             return None
         try:
-            result = load_result(zlib.decompress(row[1]))
-        except (ValueError, KeyError, TypeError, zlib.error) as exc:
-            logger.warning("an image entry of the cache is corrupt (%s)", type(exc).__name__)
+            if row[0] != SCHEMA:
+                raise Unusable("written by another version")
+            if row[1] is None:
+                raise Unusable(f"not a blob of at most {MAX_ROW_BYTES >> 20} MiB")
+            result = load_result(inflate(row[1]), layers)
+        except Exception as exc:  # whatever is wrong with a row, it is only ever a miss
+            self._discard("images", key, "the image", exc, "its layers are replayed")
             return None
         with contextlib.suppress(sqlite3.Error):
             self._connection.execute("UPDATE images SET used = ? WHERE key = ?", (time.time(), key))
@@ -346,7 +448,11 @@ class LayerCache:
     def put_image_result(self, key: str, result: StoredResult) -> None:
         if self._connection is None:
             return
-        data = zlib.compress(dump_result(result), 6)
+        document = dump_result(result)
+        if len(document) > MAX_ROW_BYTES:
+            logger.info("the image's result is too large to cache")
+            return
+        data = zlib.compress(document, 6)
         self._store("images", (key, SCHEMA, time.time(), data), self._max_entries)
 
     def _store(self, table: str, row: tuple[object, ...], keep: int) -> None:
@@ -362,7 +468,7 @@ class LayerCache:
                 (keep,),
             )
         except sqlite3.Error as exc:
-            logger.warning("layer cache write failed (%s)", exc)
+            logger.warning("warning: layer cache write failed (%s)", exc)
 
     def image_key(self, parts: Iterable[str]) -> str:
         """The key of an image's result: these settings and the given identity parts."""
@@ -380,6 +486,155 @@ class LayerCache:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def inflate(data: object, limit: int = MAX_ROW_BYTES) -> bytes:
+    """A stored row's bytes: one complete zlib stream inflating to at most `limit` bytes,
+    refused (Unusable) the moment it would inflate past it."""
+    if not isinstance(data, bytes):
+        raise Unusable("not a blob")
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise Unusable("not zlib data") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise Unusable(f"inflates past {limit >> 20} MiB")
+    if not inflater.eof or inflater.unused_data:
+        raise Unusable("not one complete zlib stream")
+    return out
+
+
+def _bounded(column: str) -> str:
+    """The column if it is a blob no larger than a row may be, else NULL: SQLite never hands
+    over more than that."""
+    bounded = f"typeof({column}) = 'blob' AND length({column}) <= {MAX_ROW_BYTES}"
+    return f"CASE WHEN {bounded} THEN {column} END"
+
+
+def shown(path: Path) -> str:
+    """A path as a warning may print it: control characters and bytes that are not UTF-8
+    as \\xNN (a cache directory's name must not drive the terminal)."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(
+        f"\\x{ord(char):02x}" if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 else char
+        for char in text
+    )
+
+
+def _enter_private_directory(directory: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of the cache directory and its state, created 0700 (its parents as
+    usual) when missing. _Refused unless it is a directory, not a symbolic link, owned by
+    this user and writable by neither group nor others: whoever else could write to it
+    could make a changed image look scanned. Links above it are the user's own choice."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise _Refused(f"it cannot be created ({exc.strerror or exc})") from None
+    except OSError as exc:
+        raise _Refused(f"it cannot be created ({exc.strerror or exc})") from None
+    try:
+        fd = os.open(directory, _OPEN_DIRECTORY)
+    except OSError as exc:
+        raise _Refused(_open_failure(None, directory, "it", exc)) from None
+    try:
+        state = os.fstat(fd)
+        _check_private(state, "it")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, state
+
+
+def _check_private(state: os.stat_result, what: str) -> None:
+    """_Refused unless owned by this user and writable by neither group nor others."""
+    if state.st_uid != os.geteuid():
+        raise _Refused(f"{what} belongs to another user (uid {state.st_uid})")
+    if state.st_mode & 0o002:
+        raise _Refused(f"{what} is writable by others")
+    if state.st_mode & 0o020:
+        raise _Refused(f"{what} is writable by its group")
+
+
+def _check_private_file(state: os.stat_result, what: str) -> None:
+    if stat.S_ISLNK(state.st_mode):
+        raise _Refused(f"{what} is a symbolic link")
+    if not stat.S_ISREG(state.st_mode):
+        raise _Refused(f"{what} is not a regular file")
+    _check_private(state, what)
+
+
+def _check_companions(directory_fd: int) -> None:
+    """SQLite opens its journal and WAL files by name: each, if there, must be a private
+    regular file too (never a link it would write through)."""
+    for suffix in _COMPANIONS:
+        found = _lstat_at(directory_fd, DATABASE + suffix)
+        if found is not None:
+            _check_private_file(found, f"its file {DATABASE + suffix}")
+
+
+def _check_tables(connection: sqlite3.Connection) -> None:
+    """Exactly our three tables and their primary-key indexes: no trigger or view of
+    another program's (which SQLite would run on our reads and writes)."""
+    tables = {}
+    for kind, name, sql in connection.execute("SELECT type, name, sql FROM sqlite_master"):
+        if kind == "table":
+            tables[name] = sql
+        elif not (kind == "index" and sql is None and str(name).startswith("sqlite_autoindex_")):
+            raise _Foreign(f"it holds a {kind} of its own")
+    if tables != _TABLES:
+        raise _Foreign("its tables are not the cache's")
+
+
+def _lstat_at(directory_fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=directory_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _Refused(f"{name} cannot be examined ({exc.strerror or exc})") from None
+
+
+def _same_file(a: os.stat_result | None, b: os.stat_result) -> bool:
+    return a is not None and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _open_failure(directory_fd: int | None, name: str | Path, what: str, exc: OSError) -> str:
+    """Why `name` could not be opened, in words: a link or another kind of file is named as
+    such (O_NOFOLLOW and O_DIRECTORY only say ELOOP or ENOTDIR)."""
+    try:
+        found = os.stat(name, dir_fd=directory_fd, follow_symlinks=False)
+    except OSError:
+        found = None
+    if found is not None and stat.S_ISLNK(found.st_mode):
+        return f"{what} is a symbolic link"
+    if found is not None and directory_fd is None and not stat.S_ISDIR(found.st_mode):
+        return f"{what} is not a directory"
+    if found is not None and directory_fd is not None and not stat.S_ISREG(found.st_mode):
+        return f"{what} is not a regular file"
+    return f"{what} cannot be opened ({exc.strerror or exc})"
+
+
+def _remove_database(directory_fd: int) -> None:
+    """Remove the user's own unreadable database and its companions (a leftover journal
+    would otherwise be played into the new one)."""
+    for name in (DATABASE, *(DATABASE + suffix for suffix in _COMPANIONS)):
+        found = _lstat_at(directory_fd, name)
+        if found is None:
+            continue
+        _check_private_file(found, name)
+        try:
+            os.unlink(name, dir_fd=directory_fd)
+        except OSError as exc:
+            raise _Refused(f"its database cannot be replaced ({exc.strerror or exc})") from None
 
 
 def _state_text(state: FileState) -> str:

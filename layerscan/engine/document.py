@@ -176,7 +176,7 @@ def failed_document(target: str, message: str, fail_on: str, exit_code: int) -> 
     """The report of a scan that did not finish (layerscan itself failed): no findings can be
     vouched for, so it says so in the places scripts and dashboards read (`complete: false`,
     one fatal error, the exit code), and it validates against the same schema."""
-    return printable(
+    document: dict[str, Any] = printable(
         {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "layerscan", "version": __version__},
@@ -215,3 +215,4 @@ def failed_document(target: str, message: str, fail_on: str, exit_code: int) -> 
             },
         }
     )
+    return document

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
+from dataclasses import replace
 
 from ..content import ContentLimits
 from ..detect.engine import Engine
@@ -58,6 +59,7 @@ def scan_image(
     limits = options.walk_limits
     pool: FilePool | None = None
     waiting: deque[tuple[Layer, LayerOutcome, bool, FileState | None]] = deque()
+    read_before: dict[str, LayerOutcome] = {}  # by blob key: a repeated layer is read once
     reusable = False  # whether this scan's result may be stored for the image
 
     def settle() -> None:
@@ -99,9 +101,16 @@ def scan_image(
                 reusable = False
                 continue
             before = file_state(layer.location)
-            outcome = cache.get(layer, rules) if cache is not None else None
-            cached = outcome is not None
-            if outcome is None:
+            first = read_before.get(layer.blob_key) if layer.blob_key else None
+            found = (
+                repeated(first, layer.index)
+                if first is not None
+                else cache.get(layer, rules)
+                if cache is not None
+                else None
+            )
+            cached = found is not None
+            if found is None:
                 if pool is None and _wants_workers(image, options):
                     pool = FilePool(engine, content, worker_count(options.workers))
                 on_file = _layer_progress(
@@ -109,9 +118,18 @@ def scan_image(
                 )
                 outcome = scan_layer(layer, engine, limits, content, log, on_file, pool)
             else:
-                logger.info("layer %d: taken from the cache (%s)", layer.index, layer.diff_id)
+                outcome = found
+                logger.info(
+                    "layer %d: %s",
+                    layer.index,
+                    "the same blob as an earlier layer, read once"
+                    if first is not None
+                    else f"taken from the cache ({layer.diff_id})",
+                )
+            if layer.blob_key and first is None:
+                read_before[layer.blob_key] = outcome
             log.entries += outcome.entries_read
-            log.uncompressed_bytes += outcome.uncompressed_bytes
+            log.uncompressed_bytes += 0 if first is not None else outcome.uncompressed_bytes
             files += outcome.files
             scanned_bytes += outcome.bytes
             if progress is not None:
@@ -147,6 +165,27 @@ def scan_image(
         skipped=skipped,
         files_scanned=files,
         bytes_scanned=scanned_bytes,
+    )
+
+
+def repeated(first: LayerOutcome, index: int) -> LayerOutcome:
+    """The outcome of a layer whose blob an earlier layer already read: the same entries and
+    matches, as this layer's. Read again, a manifest listing one layer thousands of times
+    would cost thousands of reads; replayed, it costs its entries (bounded by max_entries).
+    The matches dict is shared, not copied: the workers may still be filling it, and the
+    earlier layer settles (complete) before this one does."""
+    return replace(
+        first,
+        index=index,
+        entries=[
+            replace(entry, layer_index=index, version=None, stored_at=None, _reader=None)
+            for entry in first.entries
+        ],
+        problems=[replace(problem, layer_index=index) for problem in first.problems],
+        files=0,
+        bytes=0,
+        batches_out=0,
+        read_in_place=False,
     )
 
 

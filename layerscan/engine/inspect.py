@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..image.model import Image
 from ..image.open import open_image
 from ..image.source import OpenOptions
+from ..layers.reader import WalkLimits
 from ..layers.walk import replay
 from ..model.findings import redact_known
 from ..model.rule_meta import RuleGroup
@@ -63,10 +64,12 @@ class HistoryListing:
     warnings: tuple[str, ...]
 
 
-def list_layers(target: str, options: OpenOptions | None = None) -> LayerListing:
+def list_layers(
+    target: str, options: OpenOptions | None = None, limits: WalkLimits | None = None
+) -> LayerListing:
     """Every layer with what it did to the filesystem and whether its digests hold."""
     with open_image(target, options) as image:
-        timeline, log = replay(image)
+        timeline, log = replay(image, limits)
         secrets = history_secrets(image)
         rows = []
         for layer in image.layers:

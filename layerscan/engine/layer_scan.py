@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..content.limits import ContentLimits
 from ..content.shard import shard_of
@@ -25,6 +25,7 @@ from ..layers.reader import WalkLimits, iter_layer
 from ..model.rule_meta import RuleMeta
 from ..model.severity import Severity
 from ..model.walk_log import LayerCheck, LayerProblem, ProblemKind, WalkLog
+from . import result_store as store
 from .file_scan import FileMatch, Skip, scan_file
 from .memory import give_back_free_pages
 from .workers import BATCH_BYTES, BATCH_FILES, BatchFailure, FileJob, FilePool, JobResult
@@ -174,7 +175,7 @@ def dump_outcome(outcome: LayerOutcome) -> bytes:
     """The outcome as JSON (never pickle: a cache file must not be able to run code)."""
     document = {
         "entries": [
-            [e.path, str(e.kind), e.size, e.mode, e.mtime, e.uid, e.gid, e.link_target]
+            [e.path, str(e.kind), e.size, e.mode, e.mtime, e.uid, e.gid, e.link_target, e.ordinal]
             for e in outcome.entries
         ],
         "matches": {
@@ -206,61 +207,131 @@ def dump_outcome(outcome: LayerOutcome) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
+_OUTCOME_FIELDS = (
+    "entries",
+    "matches",
+    "problems",
+    "check",
+    "skipped",
+    "files",
+    "bytes",
+    "packages",
+    "entries_read",
+    "uncompressed_bytes",
+)
+
+
 def load_outcome(data: bytes, index: int, rules: Mapping[str, RuleMeta]) -> LayerOutcome:
-    """An outcome back from dump_outcome's JSON; ValueError if anything does not fit."""
-    try:
-        document: dict[str, Any] = json.loads(data)
-        entries = [
-            Entry(
-                layer_index=index,
-                path=str(path),
-                kind=EntryKind(kind),
-                size=int(size),
-                mode=int(mode),
-                mtime=float(mtime),
-                uid=int(uid),
-                gid=int(gid),
-                link_target=None if link is None else str(link),
+    """An outcome back from dump_outcome's JSON, checked field by field: Unusable if
+    anything does not fit. Only what put stores can come back: a complete layer whose
+    digests both matched, matches on its regular files, of rules these are."""
+    document = store.record(store.read_json(data), _OUTCOME_FIELDS, "the outcome")
+    entries = [_load_entry(item, index) for item in store.items(document["entries"], "entries")]
+    matches: dict[int, list[FileMatch]] = {}
+    for key, found in store.record_of(document["matches"], "matches").items():
+        position = store.index_key(key, "a match's entry")
+        if position >= len(entries) or entries[position].kind is not EntryKind.FILE:
+            raise store.Unusable("a match names no regular file of the layer")
+        matches[position] = [_load_match(item, rules) for item in store.items(found, "matches")]
+    problems = []
+    for item in store.items(document["problems"], "problems"):
+        message, path, kind = store.items(item, "a problem", 3)
+        problems.append(
+            LayerProblem(
+                index,
+                store.text(message, "a problem's message"),
+                store.maybe_text(path, "a problem's path"),
+                store.member(ProblemKind, kind, "a problem's kind"),
             )
-            for path, kind, size, mode, mtime, uid, gid, link in document["entries"]
-        ]
-        matches = {
-            int(position): [
-                (
-                    Match(
-                        rules[rule_id],
-                        str(secret),
-                        None if line is None else int(line),
-                        None if severity is None else Severity(severity),
-                        bool(verified),
-                        None if note is None else str(note),
-                    ),
-                    None if nested is None else str(nested),
-                )
-                for rule_id, secret, line, severity, verified, note, nested in found
-            ]
-            for position, found in document["matches"].items()
-        }
-        if any(not 0 <= position < len(entries) for position in matches):
-            raise ValueError("a match points past the layer's entries")
-        check = document["check"]
-        return LayerOutcome(
-            index=index,
-            entries=entries,
-            matches=matches,
-            problems=[
-                LayerProblem(
-                    index, str(message), None if path is None else str(path), ProblemKind(kind)
-                )
-                for message, path, kind in document["problems"]
-            ],
-            check=None if check is None else LayerCheck(check[0], check[1], check[2]),
-            skipped=Counter({str(k): int(v) for k, v in document["skipped"].items()}),
-            files=int(document["files"]),
-            bytes=int(document["bytes"]),
-            packages={str(path) for path in document["packages"]},
-            entries_read=int(document["entries_read"]),
-            uncompressed_bytes=int(document["uncompressed_bytes"]),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"not a layer outcome ({type(exc).__name__})") from exc
+    digest_actual, diff_id_actual, verified = store.items(document["check"], "the check", 3)
+    return LayerOutcome(
+        index=index,
+        entries=entries,
+        matches=matches,
+        problems=problems,
+        check=LayerCheck(
+            store.digest(digest_actual, "the layer's digest"),
+            store.digest(diff_id_actual, "the layer's diff_id"),
+            store.truth(verified, "the layer's verified flag"),
+        ),
+        skipped=store.counts(document["skipped"], "skipped"),
+        files=store.natural(document["files"], "files"),
+        bytes=store.natural(document["bytes"], "bytes"),
+        packages={
+            store.text(path, "a package path")
+            for path in store.items(document["packages"], "packages")
+        },
+        entries_read=store.natural(document["entries_read"], "entries read"),
+        uncompressed_bytes=store.natural(document["uncompressed_bytes"], "uncompressed bytes"),
+    )
+
+
+_KINDS = {str(kind): kind for kind in EntryKind}
+_BOUND = (1 << 63) - 1
+
+
+def _load_entry(item: object, index: int) -> Entry:
+    """One entry, checked field by field. A layer holds up to hundreds of thousands: the
+    common case (every field right) is checked inline, and anything else goes through the
+    readers one by one, which name what does not fit (or build the same entry)."""
+    if type(item) is list and len(item) == 9:
+        path, kind, size, mode, mtime, uid, gid, link, ordinal = item
+        if (
+            type(path) is str
+            and type(kind) is str
+            and kind in _KINDS
+            and type(size) is int
+            and 0 <= size <= _BOUND
+            and type(mode) is int
+            and type(uid) is int
+            and type(gid) is int
+            and -_BOUND <= mode <= _BOUND
+            and -_BOUND <= uid <= _BOUND
+            and -_BOUND <= gid <= _BOUND
+            and type(mtime) is float
+            and math.isfinite(mtime)
+            and (link is None or type(link) is str)
+            and (ordinal is None or (type(ordinal) is int and 0 <= ordinal <= _BOUND))
+        ):
+            return Entry(
+                layer_index=index,
+                path=path,
+                kind=_KINDS[kind],
+                size=size,
+                mode=mode,
+                mtime=mtime,
+                uid=uid,
+                gid=gid,
+                link_target=link,
+                ordinal=ordinal,
+            )
+    path, kind, size, mode, mtime, uid, gid, link, ordinal = store.items(item, "an entry", 9)
+    return Entry(
+        layer_index=index,
+        path=store.text(path, "an entry's path"),
+        kind=store.member(EntryKind, kind, "an entry's kind"),
+        size=store.natural(size, "an entry's size"),
+        mode=store.integer(mode, "an entry's mode"),
+        mtime=store.number(mtime, "an entry's mtime"),
+        uid=store.integer(uid, "an entry's uid"),
+        gid=store.integer(gid, "an entry's gid"),
+        link_target=store.maybe_text(link, "an entry's link target"),
+        ordinal=store.maybe_natural(ordinal, "an entry's position in its layer"),
+    )
+
+
+def _load_match(item: object, rules: Mapping[str, RuleMeta]) -> FileMatch:
+    rule_id, secret, line, severity, verified, note, nested = store.items(item, "a match", 7)
+    rule = rules.get(store.text(rule_id, "a match's rule"))
+    if rule is None:
+        raise store.Unusable("a match names a rule these rules lack")
+    match = Match(
+        rule,
+        store.text(secret, "a match's secret"),
+        store.maybe_natural(line, "a match's line"),
+        store.maybe_member(Severity, severity, "a match's severity"),
+        store.truth(verified, "a match's verified flag"),
+        store.maybe_text(note, "a match's note"),
+    )
+    return match, store.maybe_text(nested, "a match's nested path")

@@ -102,7 +102,7 @@ def cached_result(
     before (see ScanOptions.reuse_image_results), or None."""
     if cache is None or not options.reuse_image_results:
         return None
-    stored = cache.image_result(cache.image_key(image_identity(image)))
+    stored = cache.image_result(cache.image_key(image_identity(image)), len(image.layers))
     if stored is None or not all(cache.holds(layer) for layer in image.layers):
         return None
     logger.info("every layer and the config were scanned before: results reused")

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ImageFormatError, TargetError
 from . import oci
 from .blobstore import BlobStore, blob_name, normalise_member_name, read_document
-from .model import Image, LayerBlob, assemble_image, parse_json
+from .model import Image, LayerBlob, assemble_image, listing, parse_json
 from .source import OpenOptions, tar_store
 
 LEGACY_LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar"
@@ -30,7 +30,7 @@ def _choose_entry(entries: list[Any], image_ref: str | None, where: str) -> dict
     valid = [entry for entry in entries if isinstance(entry, dict)]
     if not valid:
         raise ImageFormatError(f"manifest.json in {where} lists no images")
-    described = ", ".join("/".join(_entry_refs(e)) or str(e.get("Config", "?")) for e in valid)
+    described = listing("/".join(_entry_refs(e)) or str(e.get("Config", "?")) for e in valid)
     if image_ref:
         matches = [
             entry
@@ -123,6 +123,7 @@ def load(
             LayerBlob(
                 opener=oci.opener_or_missing(store, name),
                 location=store.location(name) if store.has(name) else None,
+                blob_key=name,
                 digest=digest,
                 size=size if size is not None else (store.size(name) if store.has(name) else None),
                 media_type=media_type or (LEGACY_LAYER_TYPE if digest is None else None),
@@ -148,7 +149,7 @@ def load(
 def open_source(location: str, *, target: str, options: OpenOptions, resources: ExitStack) -> Image:
     """`docker-archive:PATH`: a `docker save` tarball, plain or compressed (see source.py)."""
     return load(
-        tar_store(location, resources),
+        tar_store(location, resources, options.max_spool_bytes),
         source="docker-archive",
         target=target,
         image_ref=options.image_ref,

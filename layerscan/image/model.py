@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, BinaryIO
@@ -74,6 +74,9 @@ class Layer:
     history: HistoryEntry | None
     opener: Opener = field(repr=False, compare=False)
     location: BlobLocation | None = field(default=None, compare=False)
+    blob_key: str | None = field(default=None, compare=False)
+    """The name the source reads this layer's bytes by (an archive member, a layout blob):
+    two layers with the same key are the same bytes, so a repeated layer is read once."""
 
     def open(self) -> BinaryIO:
         """A fresh stream of the uncompressed tar (compression told by magic bytes)."""
@@ -110,6 +113,26 @@ class LayerBlob:
     size: int | None = None
     media_type: str | None = None
     location: BlobLocation | None = None
+    blob_key: str | None = None
+    """See Layer.blob_key."""
+
+
+MAX_LAYERS = 4096
+"""Real images have tens of layers (overlay filesystems mount at most about 128); a manifest
+listing more is refused rather than walked."""
+
+
+def listing(names: Iterable[str], most: int = 8, width: int = 120) -> str:
+    """Names from an image for a message: at most `most` of them, each at most `width`
+    characters, and how many more there were (an index may list thousands)."""
+    shown: list[str] = []
+    more = 0
+    for name in names:
+        if len(shown) < most:
+            shown.append(name if len(name) <= width else name[:width] + "…")
+        else:
+            more += 1
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def parse_json(data: bytes, what: str) -> Any:
@@ -200,6 +223,10 @@ def assemble_image(
     config = parse_json(config_bytes, "image config")
     if not isinstance(config, dict):
         raise ImageFormatError("image config is not a JSON object")
+    if len(blobs) > MAX_LAYERS:
+        raise ImageFormatError(
+            f"the manifest lists {len(blobs)} layers; refusing more than {MAX_LAYERS}"
+        )
     notes = list(warnings)
     actual_config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
     if config_digest and config_digest != actual_config_digest:
@@ -230,6 +257,7 @@ def assemble_image(
             history=per_layer[index],
             opener=blob.opener,
             location=blob.location,
+            blob_key=blob.blob_key,
         )
         for index, blob in enumerate(blobs)
     )

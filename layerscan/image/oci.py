@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from ..errors import ImageFormatError, TargetError
 from .blobstore import BlobStore, DirStore, blob_name, read_document
-from .model import Image, LayerBlob, Opener, assemble_image, is_digest, parse_json
+from .model import Image, LayerBlob, Opener, assemble_image, is_digest, listing, parse_json
 from .source import OpenOptions, tar_store
 
 INDEX_TYPES = frozenset(
@@ -66,11 +66,16 @@ def _references(descriptor: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(annotations[key]) for key in _REF_ANNOTATIONS if annotations.get(key))
 
 
+MAX_DESCRIPTORS = 4096
+"""Descriptors an index (with the indexes it nests) may list: a multi-platform image lists
+tens; past this an index is a fan-out attack, refused before more documents are read."""
+
+
 def list_manifests(store: BlobStore) -> list[ManifestChoice]:
     """Every image manifest the layout's index.json leads to (nested indexes followed)."""
     index = parse_json(read_document(store, "index.json", "image index"), "index.json")
     found: list[ManifestChoice] = []
-    _collect(store, index, (), None, found, depth=0)
+    _collect(store, index, (), None, found, depth=0, seen=[0])
     return found
 
 
@@ -81,12 +86,19 @@ def _collect(
     inherited_platform: str | None,
     found: list[ManifestChoice],
     depth: int,
+    seen: list[int],
 ) -> None:
     if depth > _MAX_INDEX_DEPTH:
         raise ImageFormatError("image indexes nest more than 4 levels deep")
     manifests = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(manifests, list):
         raise ImageFormatError("image index has no manifests list")
+    seen[0] += len(manifests)
+    if seen[0] > MAX_DESCRIPTORS:
+        raise ImageFormatError(
+            f"the image index lists more than {MAX_DESCRIPTORS} manifests (nested indexes "
+            "included); refused"
+        )
     for descriptor in manifests:
         if not isinstance(descriptor, dict) or not is_digest(descriptor.get("digest")):
             raise ImageFormatError("image index holds a descriptor without a valid digest")
@@ -96,7 +108,7 @@ def _collect(
         media_type = descriptor.get("mediaType")
         if media_type in INDEX_TYPES:
             nested = parse_json(read_document(store, blob_name(digest), "image index"), digest)
-            _collect(store, nested, refs, platform, found, depth + 1)
+            _collect(store, nested, refs, platform, found, depth + 1, seen)
         elif media_type in MANIFEST_TYPES or media_type is None:
             if platform and platform.startswith("unknown/"):
                 continue  # BuildKit attestation manifests are not images
@@ -139,7 +151,9 @@ def choose_manifest(
 
 
 def _describe(choices: list[ManifestChoice]) -> str:
-    return ", ".join(
+    """The choices, for an error message: the first few, each name cut short (an index may
+    list thousands, with names of any length)."""
+    return listing(
         f"{'/'.join(c.references) or c.digest[:19]}" + (f" [{c.platform}]" if c.platform else "")
         for c in choices
     )
@@ -176,6 +190,7 @@ def load_manifest(
             LayerBlob(
                 opener=opener_or_missing(store, name),
                 location=store.location(name) if store.has(name) else None,
+                blob_key=name,
                 digest=digest,
                 size=descriptor.get("size") if isinstance(descriptor.get("size"), int) else None,
                 media_type=str(descriptor.get("mediaType") or "") or None,
@@ -244,7 +259,7 @@ def open_archive(
 ) -> Image:
     """`oci-archive:PATH`: an OCI image layout in a tar (see source.py)."""
     return load(
-        tar_store(location, resources),
+        tar_store(location, resources, options.max_spool_bytes),
         source="oci-archive",
         target=target,
         image_ref=options.image_ref,

@@ -51,7 +51,8 @@ def open_image(target: str, options: OpenOptions | None = None) -> Iterator[Imag
         if not location:
             raise UsageError(f"{target!r} names no image")
         if scheme == "auto-tar":
-            yield _from_tar_store(tar_store(location, resources), target, options)
+            store = tar_store(location, resources, options.max_spool_bytes)
+            yield _from_tar_store(store, target, options)
         else:
             yield SOURCES[scheme](location, target=target, options=options, resources=resources)
 

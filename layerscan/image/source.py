@@ -47,8 +47,9 @@ def closing(store: BlobStore) -> Iterator[BlobStore]:
         store.close()
 
 
-def tar_store(path: str, resources: ExitStack) -> BlobStore:
-    """A tar read in place, or spooled once when it is compressed (`docker save | gzip`)."""
+def tar_store(path: str, resources: ExitStack, max_spool_bytes: int | None) -> BlobStore:
+    """A tar read in place, or spooled once when it is compressed (`docker save | gzip`),
+    at most `max_spool_bytes` of it."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
@@ -57,4 +58,4 @@ def tar_store(path: str, resources: ExitStack) -> BlobStore:
     if sniff(head) == "none":
         return resources.enter_context(closing(TarStore(path)))
     handle = resources.enter_context(open(path, "rb"))  # noqa: SIM115 - the stack closes it
-    return resources.enter_context(closing(SpoolStore(handle, path)))
+    return resources.enter_context(closing(SpoolStore(handle, path, max_spool_bytes)))

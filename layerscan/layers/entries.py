@@ -60,6 +60,10 @@ class Entry:
     stored_at: BlobLocation | None = None
     """Where the file's bytes sit, as they are, in a file on this host (an uncompressed
     layer of a tarball or layout): workers read them there instead of being sent a copy."""
+    ordinal: int | None = None
+    """Its position among the members of its layer's tar (0 for the first header the tar
+    stream yields, skipped members counted): one layer can hold the same path several times,
+    so recovery finds the member by this, never by its name. None when not recorded."""
     _reader: Callable[[int], bytes] | None = field(default=None, repr=False)
 
     @property
@@ -91,7 +95,11 @@ class Version:
     gid: int = 0
     link_target: str | None = None
     content: Version | None = None
-    """For a hard link: the file version whose bytes it shares."""
+    """For a hard link: the file version whose bytes it shares, the one its target path held
+    when the link was written (never a later version of that path)."""
+    ordinal: int | None = None
+    """The entry's position in its layer's tar (see Entry.ordinal): which member holds these
+    bytes when the layer holds the same path more than once."""
     removed_by: int | None = None
     status: Status = Status.PRESENT
     duplicate: bool = False

@@ -126,6 +126,7 @@ def iter_layer(layer: Layer, log: WalkLog, limits: WalkLimits) -> Iterator[Entry
             log.entries += 1
             entry = _entry(layer.index, archive, info, state, log)
             if entry is not None:
+                entry.ordinal = in_layer  # recovery finds the member by it (recover.py)
                 if in_place is not None and entry.kind is EntryKind.FILE and not info.sparse:
                     entry.stored_at = BlobLocation(
                         in_place.path, in_place.offset + info.data_offset, info.size

@@ -4,7 +4,9 @@ The timeline replays layers base to top over a tree of live paths, the way an ov
 filesystem would show them. When a later layer replaces or hides a version, that version is
 stamped with the layer that did it, so at the end every version of every path knows whether it
 is `present`, `deleted` (by a whiteout, an opaque directory, or a parent replaced by a file) or
-`overwritten`. A whiteout or opaque marker never hides entries of its own layer.
+`overwritten`. A whiteout or opaque marker never hides entries of its own layer. A hard link
+shares the content of the version its target held when the link was written, and each version
+keeps its member's position in the layer's tar, so what recovery copies is that very member.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Timeline:
             uid=entry.uid,
             gid=entry.gid,
             link_target=entry.link_target,
+            ordinal=entry.ordinal,
         )
         if entry.kind is EntryKind.HARDLINK:
             version.content = self._link_content(entry, log)
@@ -65,6 +68,12 @@ class Timeline:
         return version
 
     def _link_content(self, entry: Entry, log: WalkLog) -> Version | None:
+        """The file version the link's target path holds now, as tar extraction links it.
+
+        Resolved once, when the link is applied: a later version of the target path (in the
+        same layer or above) never changes what the link holds, and a link to a link shares
+        that link's content, not whatever its path holds later.
+        """
         target = self._lookup(entry.link_target or "")
         if target is None or target.version is None or not target.version.holds_content:
             log.report(

@@ -126,7 +126,8 @@ def _details(document: dict[str, Any]) -> list[str]:
     lines = [
         "<details><summary>Image, layers and scan details</summary>",
         "",
-        f"- Image: {escape(image['reference'] or image['target'])} ({escape(image['source'] or 'not opened')})",
+        f"- Image: {escape(image['reference'] or image['target'])} "
+        f"({escape(image['source'] or 'not opened')})",
         f"- Digest: {escape(image['digest'] or image['config_digest'] or 'unknown')}",
         f"- Platform: {escape(image['platform'] or 'unknown')}",
         f"- Scanned {summary['files_scanned']} files, {summary['bytes_scanned']} bytes "

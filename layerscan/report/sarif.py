@@ -243,7 +243,8 @@ def _error_text(error: dict[str, Any]) -> str:
 
 
 def _image_description(image: dict[str, Any]) -> str:
-    return f"container image {image['reference'] or image['target']} ({image['source'] or 'not opened'})"
+    source = image["source"] or "not opened"
+    return f"container image {image['reference'] or image['target']} ({source})"
 
 
 def _pascal_case(rule_id: str) -> str:

@@ -94,7 +94,8 @@ def render(document: dict[str, Any]) -> str:
     lines.append("")
     lines += [terminal_safe(f"warning: {warning}") for warning in document.get("warnings", [])]
     for error in document["errors"]:
+        layer = f" layer {error['layer']}" if error["layer"] is not None else ""
         path = f" {error['path']}" if error["path"] else ""
-        lines.append(terminal_safe(f"error: layer {error['layer']}{path}: {error['message']}"))
+        lines.append(terminal_safe(f"error:{layer}{path}: {error['message']}"))
     lines.append(summary_line(document))
     return "\n".join(lines) + "\n"

@@ -100,8 +100,11 @@ class Member:
 class TarStream:
     """Iterate the members of a tar stream; read the current member's data with read()."""
 
-    def __init__(self, fileobj: IO[bytes]) -> None:
+    def __init__(self, fileobj: IO[bytes], seekable: bool = False) -> None:
         self._file = fileobj
+        self._seekable = seekable
+        """Skip member data with seek() (an image tarball indexed in place) rather than read
+        it (a layer, whose every byte must pass through its hashes and limits)."""
         self._buffer = b""
         self._at = 0
         self._position = 0
@@ -203,6 +206,10 @@ class TarStream:
         self._buffer, self._at = b"", 0
         self._position += buffered
         missing = count - buffered
+        if self._seekable:
+            self._file.seek(missing, 1)  # past the end is found by the next header's read
+            self._position += missing
+            return
         while missing > 0:
             chunk = self._file.read(min(missing, 1 << 20))
             if not chunk:

@@ -12,6 +12,7 @@ from tests.hostile import (
     round2_spool,
     round2_terminal,
     round2_time,
+    round2_writes,
 )
 from tests.hostile.corpus import CASES, Case
 
@@ -20,6 +21,7 @@ ROUND_TWO: tuple[Case, ...] = (
     *round2_container.CASES,
     *round2_cache.CASES,
     *round2_output.CASES,
+    *round2_writes.CASES,
     *round2_terminal.CASES,
     *round2_evidence.CASES,
     *round2_spool.CASES,

@@ -84,6 +84,8 @@ class Run:
     prepare: Callable[[Path], None] | None = None
     verify: Callable[[int | None, bytes, bytes, Path], None] | None = None
     json: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables added to the run's environment (`{out}` is replaced in values too)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ class Case:
     """1: the first hostile-input issue (groups 1-13); 2: the second (issue 19, classes 1-8)."""
     runs: Callable[[str], Sequence[Run]] | None = None
     """Commands of its own, given the target (see Run)."""
+    own_runs_only: bool = False
+    """Run only `runs` (the default commands would need options the case sets itself, such
+    as a --max-image-bytes without which a bomb is spooled to the harness's file limit)."""
 
 
 def plant(

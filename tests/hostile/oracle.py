@@ -44,7 +44,8 @@ MEMORY_BYTES = 2 << 30
 FILE_BYTES = 256 << 20
 KEEP_SANDBOXES = os.environ.get("HOSTILE_KEEP") == "1"
 WORKERS = max(1, int(os.environ.get("HOSTILE_WORKERS", str(min(os.cpu_count() or 2, 4)))))
-EXIT_CODES = frozenset({0, 1, 2, 3})
+EXIT_CODES = frozenset({0, 1, 2, 3, 4})
+"""Every documented exit code; 4 (layerscan itself failed) only where a case expects it."""
 
 Arg = str | bytes
 
@@ -81,6 +82,7 @@ class Command:
     verify: Callable[[int | None, bytes, bytes, Path], None] | None = None
     """A case's own check of the run (see corpus.Run), made before the sandbox is removed."""
     json_report: bool = False
+    env: tuple[tuple[str, str], ...] = ()
 
     def argv(self, sandbox: Path) -> list[Arg]:
         out = str(sandbox / "out")
@@ -279,6 +281,7 @@ def run_bounded(command: Command, sandbox: Path) -> Outcome:
         "XDG_CACHE_HOME": str(sandbox / "cache"),  # the layer cache stays in the sandbox
         "NO_COLOR": "1",
         "COLUMNS": "200",
+        **{name: value.replace("{out}", str(sandbox / "out")) for name, value in command.env},
     }
     argv: list[Arg] = [sys.executable, "-c", _LAUNCHER, str(MEMORY_BYTES), str(FILE_BYTES)]
     started = time.monotonic()
@@ -360,7 +363,7 @@ def process_violations(outcome: Outcome) -> list[str]:
     elif outcome.code < 0:
         found.append(f"killed by signal {signal.Signals(-outcome.code).name}")
     elif outcome.code not in EXIT_CODES:
-        found.append(f"exit code {outcome.code} is not one of 0, 1, 2, 3")
+        found.append(f"exit code {outcome.code} is not one of 0, 1, 2, 3, 4")
     for stream, data in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
         if b"Traceback (most recent call last)" in data:
             found.append(f"printed a Python traceback on {stream}")
@@ -374,11 +377,12 @@ def process_violations(outcome: Outcome) -> list[str]:
             found.append(f"{stream} carries terminal control characters raw: {' '.join(controls)}")
     if b"[Errno 27]" in outcome.stderr or b"File too large" in outcome.stderr:
         found.append(f"was stopped by the harness's {FILE_BYTES >> 20} MiB file-size bound")
-    if outcome.code == 2:
+    if outcome.code in (2, 4):
         lines = outcome.stderr.decode("utf-8", "replace").strip().splitlines()
         if len(lines) != 1 or not lines[0].startswith("layerscan: "):
             found.append(
-                f"exit 2 without a one-line 'layerscan: ...' error (stderr has {len(lines)} lines)"
+                f"exit {outcome.code} without a one-line 'layerscan: ...' error (stderr has "
+                f"{len(lines)} lines)"
             )
     return found
 
@@ -397,7 +401,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 def report_violations(outcome: Outcome) -> list[str]:
     """The JSON report parses, is strict UTF-8 all through, matches the schema and the exit code."""
-    if outcome.code not in (0, 1, 3):
+    if outcome.code not in (0, 1, 3, 4):
         return []
     try:
         report = json.loads(outcome.stdout.decode("utf-8"))
@@ -417,8 +421,10 @@ def report_violations(outcome: Outcome) -> list[str]:
             f"report breaks its JSON Schema at {list(exc.absolute_path)}: {exc.message[:200]}"
         )
     findings = report.get("findings") or []
-    complete = (report.get("summary") or {}).get("complete")
-    wanted = 1 if findings else 0 if complete else 3
+    summary = report.get("summary") or {}
+    complete = summary.get("complete")
+    failed = (summary.get("policy") or {}).get("exit_code") == 4
+    wanted = 4 if failed else 1 if findings else 0 if complete else 3
     if outcome.code != wanted:
         found.append(
             f"exit {outcome.code} disagrees with the report ({len(findings)} findings, "
@@ -527,6 +533,14 @@ def case_commands(case: Case, target: str) -> list[Command]:
     the recoveries only: the table scan and `layers` walk the layers the same way.
     """
     readable = case.readable
+    own = [
+        Command(
+            Kind.OWN, run.args, run.codes, run.label, run.prepare, run.verify, run.json, run.env
+        )
+        for run in (case.runs(target) if case.runs is not None else ())
+    ]
+    if case.own_runs_only:
+        return own
     commands = [Command(Kind.SCAN_JSON, ("scan", "-f", "json", "--", target), case.scan_codes)]
     if not case.heavy:
         commands += [
@@ -538,15 +552,13 @@ def case_commands(case: Case, target: str) -> list[Command]:
         layer = ("--layer", str(planted.layer)) if planted.layer is not None else ()
         args = ("recover", "-o", "{out}", *layer, "--", target, planted.path)
         commands.append(Command(Kind.RECOVER, args, planted.codes, str(number), case.prepare_out))
-    for run in case.runs(target) if case.runs is not None else ():
-        commands.append(
-            Command(Kind.OWN, run.args, run.codes, run.label, run.prepare, run.verify, run.json)
-        )
-    return commands
+    return commands + own
 
 
 def _expectation_problems(case: Case, outcomes: list[Outcome]) -> list[str]:
     by_kind = {outcome.command.kind: outcome for outcome in outcomes}
+    if Kind.SCAN_JSON not in by_kind:
+        return []  # a case of its own runs only: each run's `verify` is its expectation
     scan, table = by_kind[Kind.SCAN_JSON], by_kind.get(Kind.SCAN_TABLE)
     if scan.code not in case.scan_codes or (scan.report is None and scan.code != 2):
         return []  # already reported as an exit-code or report violation

@@ -113,3 +113,73 @@ def test_symlinks_are_recorded_not_followed() -> None:
     timeline, _ = replay(image([[symlink("lib", "usr/lib")]]))
     [link] = timeline.versions["lib"]
     assert link.kind is EntryKind.SYMLINK and link.link_target == "usr/lib"
+
+
+def test_a_hardlink_keeps_the_version_its_target_held_when_it_was_written() -> None:
+    """Issue 19, class 6: the same path as file, directory, symlink and file again in one
+    layer; the link written after the first file shares that file, not a later version."""
+    timeline, log = replay(
+        image(
+            [
+                [
+                    file("a", "first"),
+                    hardlink("b", "a"),
+                    directory("a"),
+                    symlink("a", "elsewhere"),
+                    file("a", "last"),
+                    hardlink("c", "a"),
+                ]
+            ]
+        )
+    )
+    first, as_dir, as_link, last = timeline.versions["a"]
+    assert [v.kind for v in (first, as_dir, as_link, last)] == [
+        EntryKind.FILE,
+        EntryKind.DIRECTORY,
+        EntryKind.SYMLINK,
+        EntryKind.FILE,
+    ]
+    assert _version(timeline, "b", 0).content is first
+    assert _version(timeline, "c", 0).content is last
+    assert (first.duplicate, last.duplicate) == (True, False)
+    assert not log.problems
+
+
+def test_a_chain_of_hardlinks_keeps_the_first_target_across_layers() -> None:
+    timeline, _ = replay(
+        image(
+            [
+                [file("a", "one"), hardlink("l1", "a"), file("a", "two"), hardlink("l2", "l1")],
+                [file("l1", "three"), hardlink("l3", "l2"), file("l2", "four")],
+                [hardlink("l4", "l3"), file("a", "five"), hardlink("l5", "a")],
+            ]
+        )
+    )
+    one, two = _version_list(timeline, "a", 0)
+    for name, layer in (("l1", 0), ("l2", 0), ("l3", 1), ("l4", 2)):
+        assert _version(timeline, name, layer).content is one, name
+    assert _version(timeline, "l5", 2).content is _version(timeline, "a", 2)
+    assert two.status is Status.OVERWRITTEN and two.removed_by == 2
+
+
+def test_every_version_records_its_members_position_in_the_layer() -> None:
+    """Positions count every member of the layer's tar, rejected ones included, so that
+    recovery can find the very member again."""
+    timeline, _ = replay(
+        image(
+            [
+                [directory("d"), file("../evil"), file("d/x", "1"), file("d/x", "2")],
+                [whiteout("d/x"), file("d/x", "3")],
+            ]
+        )
+    )
+    assert [v.ordinal for v in timeline.versions["d"]] == [0]
+    assert [(v.layer_index, v.ordinal) for v in timeline.versions["d/x"]] == [
+        (0, 2),
+        (0, 3),
+        (1, 1),
+    ]
+
+
+def _version_list(timeline: Timeline, path: str, layer: int) -> list[Version]:
+    return [v for v in timeline.versions[path] if v.layer_index == layer]

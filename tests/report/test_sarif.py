@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from layerscan.engine.document import build_document
+from layerscan.engine.document import build_document, failed_document
 from layerscan.engine.options import ScanOptions
 from layerscan.engine.scan import scan
 from layerscan.errors import LayerscanError
@@ -193,3 +193,20 @@ def test_format_follows_the_output_suffix(tmp_path: Path) -> None:
     assert run.code == 1 and run.stdout == ""
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
     assert (tmp_path / "r.md").read_text().startswith("### layerscan: ")
+
+
+def test_the_report_of_a_failed_scan_is_valid_sarif_that_says_so(
+    checker: SarifChecker, tmp_path: Path
+) -> None:
+    """When layerscan itself fails (exit 4), the SARIF it still writes passes the official
+    schema and the Multitool, and tells a dashboard the run did not succeed."""
+    document = failed_document("image.tar", "layerscan failed: RuntimeError", "high", 4)
+    validate_report(document)
+    path = tmp_path / "failed.sarif"
+    path.write_text(render(document, Format.SARIF), encoding="utf-8")
+    log = json.loads(path.read_text())
+    assert checker.schema_errors(log) == []
+    assert checker.multitool_findings([path], tmp_path) == []
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 4
+    assert log["runs"][0]["results"] == []
