@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import UsageError
 from ..model.rule_meta import RuleMeta
 from ..model.severity import Confidence, Severity
-from .noise import is_noise
+from .noise import DOCUMENTATION_EXAMPLES, is_noise
 from .rule_files import RuleSource, RuleTexts, rule_texts
 from .validators import VALIDATORS, Verdict
 
@@ -146,11 +146,14 @@ class Rule:
                 continue
             if any(allow.search(secret) for allow in self.allow):
                 continue
-            if is_noise(secret):
-                continue
             verdict = check(secret) if check else Verdict(keep=True)
-            if verdict.keep:
-                yield Hit(secret, match.start(group), verdict)
+            if not verdict.keep:
+                continue
+            # A provider checksum that holds is a real token, whatever words its random part
+            # happens to spell (about one GitHub token in a thousand holds "fake" or "tbd").
+            if is_noise(secret) and not (verdict.checksum and secret not in DOCUMENTATION_EXAMPLES):
+                continue
+            yield Hit(secret, match.start(group), verdict)
 
 
 MAX_REACH = 8 << 10
