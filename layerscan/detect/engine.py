@@ -8,11 +8,12 @@ detectors report the same secret, the more specific one wins.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..model.rule_meta import RuleMeta
 from ..model.severity import Severity
@@ -45,17 +46,38 @@ class Match:
     verified: bool = False
     """A provider checksum matched: real in shape, even inside vendored code."""
     note: str | None = None
+    start: int | None = field(default=None, compare=False, repr=False)
+    """Where the secret starts in the scanned text (our rules know it): two matches are the
+    same secret in the same place when their character ranges meet."""
 
     @property
     def last_line(self) -> int | None:
         return None if self.line is None else self.line + self.secret.count("\n")
 
 
-def _overlaps(a: Match, b: Match) -> bool:
-    if a.line is None or b.line is None:
-        return a.secret in b.secret or b.secret in a.secret
-    same_lines = a.line <= (b.last_line or b.line) and b.line <= (a.last_line or a.line)
-    return same_lines and (a.secret in b.secret or b.secret in a.secret)
+_MAX_PLACES = 64
+"""Occurrences of a detect-secrets match on its line that are checked against our matches;
+past this the match is kept (a duplicate at worst, never quadratic work)."""
+
+
+class _Claimed:
+    """The characters of a text our kept matches cover, so that whether a match meets one
+    costs its own length, not the number of matches kept (a file of many secrets on one
+    line made the pairwise check quadratic)."""
+
+    def __init__(self, text_length: int) -> None:
+        self._length = text_length
+        self._cells: bytearray | None = None  # made on the first claim: most texts have none
+
+    def meets(self, start: int, length: int) -> bool:
+        cells = self._cells
+        return cells is not None and cells.find(1, start, start + max(length, 1)) != -1
+
+    def claim(self, start: int, length: int) -> None:
+        if self._cells is None:
+            self._cells = bytearray(self._length + 1)
+        end = start + max(length, 1)
+        self._cells[start:end] = b"\x01" * (end - start)
 
 
 class Engine:
@@ -175,7 +197,9 @@ class Engine:
         # With the prefilter, only the rules it flagged (and those it cannot take) run.
         numbers: Iterable[int] = range(len(self.rules))
         if prefilter is not None and hits is not None:
-            numbers = sorted(hits.rule_ends.keys() | prefilter.unfiltered_rules)
+            numbers = sorted(
+                hits.rule_ends.keys() | hits.whole_text_rules | prefilter.unfiltered_rules
+            )
         for number in numbers:
             rule = self.rules[number]
             if (rule.meta.generic and not heuristics) or not rule.applies_to(path):
@@ -197,28 +221,38 @@ class Engine:
                         hit.verdict.severity,
                         hit.verdict.checksum,
                         hit.verdict.note,
+                        start=hit.offset,
                     )
                 )
         ours = [m for m in ours if not (m.rule.generic and is_identifier(m.secret))]
-        matches = _pair_aws_keys(_one_per_secret(ours))
+        claimed = _Claimed(len(text))
+        matches = _pair_aws_keys(_one_per_secret(ours, claimed))
         if self.core is not None and heuristics:
-            matches.extend(self._core_matches(text, filename, matches, hits))
+            matches.extend(self._core_matches(text, filename, claimed, index, hits))
         return _unique(matches)
 
     def _core_matches(
-        self, text: str, filename: str, claimed: list[Match], hits: Hits | None
+        self,
+        text: str,
+        filename: str,
+        claimed: _Claimed,
+        index: LineIndex,
+        hits: Hits | None,
     ) -> list[Match]:
         assert self.core is not None
         flagged = None
         if hits is not None and self._prefilter is not None:
-            flagged = self.core.flagged_lines(text, hits.plugin_spans, self._prefilter)
+            if hits.dense:
+                flagged = self.core.anchored_lines(text, hits.whole_text_plugins)
+            else:
+                flagged = self.core.flagged_lines(text, hits.plugin_spans, self._prefilter)
         best: dict[tuple[int, str], Match] = {}
         for core_match in self.core.scan(text, filename, flagged):
             candidate = Match(core_match.rule, core_match.secret, core_match.line)
             if (
                 is_noise(candidate.secret)
                 or is_identifier(candidate.secret)
-                or any(_overlaps(candidate, m) for m in claimed)
+                or _already_claimed(candidate, text, index, claimed)
             ):
                 continue
             key = (core_match.line, core_match.secret)
@@ -233,38 +267,77 @@ def _view(text: str) -> bytes:
     return text.encode("ascii", "replace")
 
 
+def _already_claimed(candidate: Match, text: str, index: LineIndex, claimed: _Claimed) -> bool:
+    """Whether a detect-secrets match (which knows its line, not its offset) sits where one
+    of our matches already is: any of its first occurrences on its line meets one."""
+    if candidate.line is None:
+        return False
+    start = index.line_start(candidate.line)
+    end = index.line_start(candidate.line + 1) if candidate.line < index.lines else len(text)
+    position = text.find(candidate.secret, start, end)
+    for _ in range(_MAX_PLACES):
+        if position < 0:
+            return False
+        if claimed.meets(position, len(candidate.secret)):
+            return True
+        position = text.find(candidate.secret, position + 1, end)
+    return False
+
+
 def _pair_aws_keys(matches: list[Match]) -> list[Match]:
-    """An access key id and a secret key a few lines apart are one usable credential."""
+    """An access key id and a secret key a few lines apart are one usable credential.
+
+    Each is paired with the last of the other kind (in line order) within _PAIR_DISTANCE
+    lines, found by bisection: thousands of each in one file stay cheap."""
     ids = [m for m in matches if m.rule.id == AWS_KEY_ID and m.line is not None]
     secrets = [m for m in matches if m.rule.id == AWS_SECRET_KEY and m.line is not None]
+    if not ids or not secrets:
+        return matches
     paired: dict[int, Match] = {}
-    for key_id in ids:
-        for secret in secrets:
-            if abs((secret.line or 0) - (key_id.line or 0)) <= _PAIR_DISTANCE:
-                paired[id(secret)] = replace(
-                    secret,
-                    severity=Severity.CRITICAL,
-                    note=f"paired with access key id {key_id.secret[:4]}… on line {key_id.line}",
-                )
-                paired[id(key_id)] = replace(
-                    key_id,
-                    severity=Severity.CRITICAL,
-                    note=f"paired with a secret access key on line {secret.line}",
-                )
+    _mark_pairs(secrets, ids, paired, "paired with access key id {secret}… on line {line}")
+    _mark_pairs(ids, secrets, paired, "paired with a secret access key on line {line}")
     return [paired.get(id(m), m) for m in matches]
 
 
-def _one_per_secret(matches: list[Match]) -> list[Match]:
+def _mark_pairs(
+    matches: list[Match], partners: list[Match], paired: dict[int, Match], note: str
+) -> None:
+    """Raise each match that has a partner near it to critical, its note naming the
+    partner (`note` formatted with the partner's first characters and line)."""
+    lines = [m.line or 0 for m in partners]
+    for match in matches:
+        partner = _last_near(partners, lines, match.line or 0)
+        if partner is not None:
+            paired[id(match)] = replace(
+                match,
+                severity=Severity.CRITICAL,
+                note=note.format(secret=partner.secret[:4], line=partner.line),
+            )
+
+
+def _last_near(candidates: list[Match], lines: list[int], line: int) -> Match | None:
+    """The last of `candidates` (sorted by line) within _PAIR_DISTANCE lines of `line`."""
+    position = bisect.bisect_right(lines, line + _PAIR_DISTANCE) - 1
+    if position >= 0 and lines[position] >= line - _PAIR_DISTANCE:
+        return candidates[position]
+    return None
+
+
+def _one_per_secret(matches: list[Match], claimed: _Claimed) -> list[Match]:
     """Where several rules saw the same secret, keep the most telling one.
 
     A provider rule beats a generic one (a GitHub token in a URL is a GitHub token first);
-    among equals the more severe wins.
+    among equals the more severe wins. Two matches are the same secret when their character
+    ranges meet; each match costs its own length (see _Claimed), however many there are.
     """
     ranked = sorted(matches, key=lambda m: (m.rule.generic, -(m.severity or m.rule.severity).rank))
     kept: list[Match] = []
     for match in ranked:
-        if not any(_overlaps(match, other) for other in kept):
+        start = match.start if match.start is not None and match.start >= 0 else None
+        if start is None or not claimed.meets(start, len(match.secret)):
             kept.append(match)
+            if start is not None:
+                claimed.claim(start, len(match.secret))
     return sorted(kept, key=lambda m: (m.line or 0, m.rule.id))
 
 

@@ -109,8 +109,19 @@ def _assignment(rule: RuleMeta, name: str, value: str, engine: Engine) -> list[M
     return found
 
 
+_CONTAINMENT_CHECKS = 1 << 20
+"""Match-by-reported-value comparisons one history entry may cost (see _without)."""
+
+
 def _without(matches: list[Match], reported: list[str]) -> list[Match]:
-    """Drop matches on text that a KEY=VALUE pair already reported."""
+    """Drop matches on text that a KEY=VALUE pair already reported.
+
+    Comparing every match with every reported value is quadratic: an ENV line of a hundred
+    thousand pairs would take hours. Past _CONTAINMENT_CHECKS comparisons only equal values
+    are dropped, so the worst a crafted line gets is a finding reported twice."""
+    if len(matches) * len(reported) > _CONTAINMENT_CHECKS:
+        exact = set(reported)
+        return [match for match in matches if match.secret not in exact]
     return [
         match
         for match in matches

@@ -5,6 +5,7 @@ Applied to every match from every detector, so a rule never has to list them its
 
 from __future__ import annotations
 
+import functools
 import re
 
 _PLACEHOLDER_SHAPES = re.compile(
@@ -73,7 +74,23 @@ def is_sequential(secret: str) -> bool:
 
 
 def is_noise(secret: str) -> bool:
-    """True for a placeholder, a template, a documentation example or a trivial value."""
+    """True for a placeholder, a template, a documentation example or a trivial value.
+
+    Remembered for short values: the same one comes back many times (a token repeated across
+    a file or an image), and the word search is most of what a match costs."""
+    return _short_is_noise(secret) if len(secret) <= _REMEMBERED_LENGTH else _is_noise(secret)
+
+
+_REMEMBERED_LENGTH = 512
+"""Longer values are judged again each time: the cache must not hold a key block per entry."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_is_noise(secret: str) -> bool:
+    return _is_noise(secret)
+
+
+def _is_noise(secret: str) -> bool:
     stripped = secret.strip().strip("'\"`")
     if stripped in DOCUMENTATION_EXAMPLES or stripped.lower() in _WHOLE_WORDS:
         return True

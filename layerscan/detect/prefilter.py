@@ -52,6 +52,12 @@ class Hits:
     plugin_spans: dict[str, list[tuple[int | None, int]]] = field(default_factory=dict)
     """For each detect-secrets plugin, where one of its patterns may match: (start, end), the
     start known only for exact patterns with an opener (None otherwise)."""
+    dense: bool = False
+    """The text reported too many possible matches to note each (see DENSE_REPORTS): then
+    `whole_text_rules` and `whole_text_plugins` say which may match somewhere, and those run
+    on the whole text (rules) or on every line the keyword anchors flag (plugins)."""
+    whole_text_rules: set[int] = field(default_factory=set)
+    whole_text_plugins: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,15 @@ def _unbound_large_repeat(match: re.Match[str]) -> str:
     return match.group(0) if int(high) <= _REPEAT_LIMIT else "{" + low + ",}"
 
 
+DENSE_REPORTS = 1 << 16
+DENSE_SPACING = 8
+"""Possible match ends noted in one text before it counts as dense: DENSE_REPORTS, or one per
+DENSE_SPACING characters in a longer text. A run of a rule's value characters (a long base64
+line, a crafted file) ends a possible match at every offset: ten million Python callbacks for
+10 MB, and as many offsets kept. Past the limit the scan stops and asks only which patterns
+match at all (one report each, HS_FLAG_SINGLEMATCH). Real data stays below it: no text of the
+1 GB benchmark image is dense (the densest reports once per 27 characters)."""
+
 _LOOKAHEAD_MARGIN = 256
 """How far past a possible match end a window reaches, for the rule's lookaheads."""
 
@@ -156,6 +171,8 @@ class Prefilter:
                     self._openers[len(candidates)] = ord(item.opener)
                 candidates.append((len(candidates), *self._form(item.pattern, item.exact)))
         compiled = self._compile([c for c in candidates if c[1]])
+        self._accepted = [c for c in candidates if c[0] in compiled]
+        self._single_match_database: Any = None
         self.unfiltered_rules = {
             self._rule_of[number]
             for number, *_ in candidates
@@ -230,8 +247,12 @@ class Prefilter:
         rule_of, plugin_of, openers = self._rule_of, self._plugin_of, self._openers
         rules, spans = hits.rule_ends, hits.plugin_spans
         opened = view.rfind
+        left = [max(DENSE_REPORTS, len(view) // DENSE_SPACING)]
 
-        def on_match(number: int, _start: int, end: int, _flags: int, _context: object) -> None:
+        def on_match(number: int, _start: int, end: int, _flags: int, _context: object) -> bool:
+            left[0] -= 1
+            if left[0] < 0:
+                return True  # dense: stop here (see DENSE_REPORTS)
             rule = rule_of.get(number)
             if rule is not None:
                 rules.setdefault(rule, []).append(end)
@@ -239,8 +260,33 @@ class Prefilter:
                 opener = openers.get(number)
                 start = None if opener is None else opened(opener, 0, end - 1)
                 spans.setdefault(plugin_of[number], []).append((start, end))
+            return False
 
-        self._database.scan(view, match_event_handler=on_match)
+        try:
+            self._database.scan(view, match_event_handler=on_match)
+        except _hyperscan.ScanTerminated:
+            return self._dense_hits(view)
+        return hits
+
+    def _dense_hits(self, view: bytes) -> Hits:
+        """Which patterns match anywhere in a dense text, one report each at most."""
+        assert _hyperscan is not None
+        if self._single_match_database is None:
+            single = _hyperscan.HS_FLAG_SINGLEMATCH
+            self._single_match_database = self._build(
+                [(number, source, flags | single) for number, source, flags in self._accepted]
+            )
+        hits = Hits(dense=True)
+
+        def on_match(number: int, _start: int, _end: int, _flags: int, _context: object) -> None:
+            rule = self._rule_of.get(number)
+            if rule is not None:
+                hits.whole_text_rules.add(rule)
+            else:
+                hits.whole_text_plugins.add(self._plugin_of[number])
+
+        if self._single_match_database is not None:
+            self._single_match_database.scan(view, match_event_handler=on_match)
         return hits
 
     def may_hold_strings_match(self, data: bytes | memoryview) -> bool:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.core.scan import _is_filtered_out, _process_line_based_plugins, _scan_line
+from detect_secrets.core.scan import _is_filtered_out, _scan_line
 from detect_secrets.filters import allowlist
 from detect_secrets.plugins.keyword import DENYLIST
 from detect_secrets.settings import get_plugins, transient_settings
@@ -113,7 +113,7 @@ _FILTERS = (
     f"{__name__}.is_indirect_reference",
 )
 
-_INDIRECT_REFERENCE = re.compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[(][^\v]*[\])]")
+_INDIRECT_OPENING = re.compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[(]")
 
 
 def is_line_allowlisted(filename: str, line: str, context: CodeSnippet) -> bool:
@@ -128,10 +128,24 @@ def is_indirect_reference(line: str) -> bool:
     """`secret = get_secret()`, `key = request.headers['apikey']`: a reference, not a value.
 
     detect-secrets' own version starts its regex with `([^\\v=!:]*)`, which rescans the rest
-    of the line from every position: seconds per thousand long lines. Searching from the
-    operator finds the same lines.
+    of the line from every position: seconds per thousand long lines. This finds the same
+    lines (an operator, a name, an opening bracket, then a closing one before any vertical
+    tab) in one pass: the opening by a regular expression that cannot backtrack far, the
+    closing by a plain search after it (a regular expression there rescanned the rest of
+    the line from every opening, quadratic on a line of them).
     """
-    return bool(_INDIRECT_REFERENCE.search(line))
+    position = 0
+    while True:
+        opening = _INDIRECT_OPENING.search(line, position)
+        if opening is None:
+            return False
+        tail_end = line.find("\v", opening.end())
+        tail = line[opening.end() : len(line) if tail_end < 0 else tail_end]
+        if "]" in tail or ")" in tail:
+            return True
+        if tail_end < 0:
+            return False
+        position = tail_end  # an opening past the vertical tab may still close
 
 
 _LONG_LINE = 500
@@ -220,24 +234,30 @@ class SecretsCore:
         if prefilter.unfiltered_plugins:
             return None
         lines = LineIndex(text)
-        flagged: dict[tuple[int, int], tuple[str, int, set[str]]] = {}
+        whole: dict[int, tuple[int, int, set[str]]] = {}  # short lines, by number
+        windows: list[tuple[int, int, int, str]] = []  # (number, start, end, plugin)
+        starts: dict[int, int] = {}  # where each flagged line starts
         limits = self._entropy_limits()
         for plugin, found in plugin_spans.items():
             entropy = limits.get(plugin)
             spans = found if entropy is None else _rich_runs(text, found, *entropy)
             for start, end in spans:
                 number, line_start, line_end = lines.line_span(max(end - 1, 0))
-                window = 0
+                starts[number] = line_start
                 if line_end - line_start > _LONG_LINE:
                     first = end - _REACH_BACK if start is None else start - _WINDOW_BEFORE
-                    window = max(0, first - line_start)
-                    line = text[line_start + window : min(line_end, end + _WINDOW_AFTER)]
+                    window_start = line_start + max(0, first - line_start)
+                    windows.append(
+                        (number, window_start, min(line_end, end + _WINDOW_AFTER), plugin)
+                    )
                 else:
-                    line = text[line_start:line_end]
-                flagged.setdefault((number, window), (line, line_start, set()))[2].add(plugin)
+                    whole.setdefault(number, (line_start, line_end, set()))[2].add(plugin)
+        pieces = [(number, start, end, plugins) for number, (start, end, plugins) in whole.items()]
+        pieces += _merged(windows)
+        pieces.sort(key=lambda piece: (piece[0], piece[1]))
         return [
-            (number, line, lines.line_before(line_start), frozenset(plugins))
-            for (number, _), (line, line_start, plugins) in sorted(flagged.items())
+            (number, text[start:end], lines.line_before(starts[number]), frozenset(plugins))
+            for number, start, end, plugins in pieces
         ]
 
     def _entropy_limits(self) -> dict[str, tuple[frozenset[str], float]]:
@@ -250,27 +270,53 @@ class SecretsCore:
             }
         return self._limits
 
-    def candidate_lines(self, text: str) -> list[tuple[int, str]]:
-        """(line number, line) for each line the prefilter flags.
+    def anchored_lines(
+        self, text: str, plugins: Collection[str] | None = None
+    ) -> list[FlaggedLine]:
+        """The lines the keyword anchors flag, to run `plugins` on (every plugin by default):
+        the path without Hyperscan, and the one for texts too dense for it.
 
-        A long line (minified JS, a one-line JSON document) is cut to a window around each
-        flagged spot: the core's filters are regexes that slow down quadratically on long
-        lines, and a secret sits next to the keyword that flagged it anyway.
+        A long line (minified JS, a one-line JSON document) is cut to windows around its
+        flagged spots, joined where they overlap (see _merged): the plugins' regexes slow
+        down quadratically on long lines, and a secret sits next to what flagged it anyway.
         """
-        flagged: dict[tuple[int, int], str] = {}
+        wanted = frozenset(self._meta if plugins is None else plugins)
+        if not wanted:
+            return []
         lowered = text.lower()  # may differ in length from text, never in its line breaks
         lowered_lines, lines = LineIndex(lowered), LineIndex(text)
+        whole: set[int] = set()
+        windows: list[tuple[int, int, int, str]] = []  # (number, start, end) in `text`
         for prefilter in self._prefilters:
             for match in prefilter.finditer(lowered):
-                number = lowered_lines.line_of(match.start())
-                line = lines.line_text(number)
-                if len(line) <= _LONG_LINE:
-                    flagged.setdefault((number, 0), line)
+                number, line_start, line_end = lowered_lines.line_span(match.start())
+                if number in whole:
                     continue
-                column = match.start() - lowered_lines.line_start(number)
-                window = max(0, column - _WINDOW_BEFORE)
-                flagged.setdefault((number, window), line[window : column + _WINDOW_AFTER])
-        return [(number, line) for (number, _), line in sorted(flagged.items())]
+                if line_end - line_start <= _LONG_LINE:
+                    whole.add(number)
+                    continue
+                column = match.start() - line_start
+                start, stop = lines.line_start(number), lines.line_end(number)
+                windows.append(
+                    (
+                        number,
+                        start + max(0, column - _WINDOW_BEFORE),
+                        min(stop, start + column + _WINDOW_AFTER),
+                        "",
+                    )
+                )
+        pieces = [(number, lines.line_start(number), -1) for number in whole]
+        pieces += [(number, start, end) for number, start, end, _ in _merged(windows)]
+        pieces.sort()
+        return [
+            (
+                number,
+                lines.line_text(number) if end < 0 else text[start:end],
+                lines.line_before(lines.line_start(number)),
+                wanted,
+            )
+            for number, start, end in pieces
+        ]
 
     def scan(
         self, text: str, filename: str, flagged: list[FlaggedLine] | None = None
@@ -282,53 +328,122 @@ class SecretsCore:
         """
         if not self._active:
             raise RuntimeError("SecretsCore.scan() needs an active session()")
-        if flagged is not None:
-            secrets = self._run_flagged(flagged, filename)
-        else:
-            candidates = self.candidate_lines(text)
-            if not candidates:
-                return []
-            secrets = _process_line_based_plugins(lines=candidates, filename=filename)
+        if flagged is None:
+            flagged = self.anchored_lines(text)
         found: list[CoreMatch] = []
-        for secret in secrets:
-            meta = self._meta.get(secret.type)
-            if meta is None or not secret.secret_value:
+        for secret_type, value, number in self._run_flagged(flagged, filename):
+            meta = self._meta.get(secret_type)
+            if meta is None:
                 continue
-            found.append(CoreMatch(meta, secret.secret_value, secret.line_number))
+            found.append(CoreMatch(meta, value, number))
         return found
 
     @staticmethod
-    def _run_flagged(flagged: list[FlaggedLine], filename: str) -> Iterator[Any]:
+    def _run_flagged(flagged: list[FlaggedLine], filename: str) -> Iterator[tuple[str, str, int]]:
         """detect-secrets' own line loop (core.scan._process_line_based_plugins), running on
         each line only the plugins whose patterns flagged it, with the line before it as
-        context (the allowlist filter reads `pragma: allowlist nextline` there)."""
+        context (the allowlist filter reads `pragma: allowlist nextline` there); yields
+        (secret type, secret, line number).
+
+        A line already judged with the same line before it and the same plugins gives the
+        same secrets: a file of one line repeated costs one judgement, not one per copy."""
         plugins = get_plugins()
+        judged: dict[tuple[str, str, frozenset[str]], list[tuple[str, str]]] = {}
         for number, raw_line, previous, wanted in flagged:
-            line = raw_line.rstrip()
-            context = get_code_snippet(lines=[previous, line], line_number=2)
-            if _is_filtered_out(
-                required_filter_parameters=["line"], filename=filename, line=line, context=context
+            key = (raw_line, previous, wanted)
+            found = judged.get(key)
+            if found is None:
+                found = judged[key] = list(
+                    _judge_line(plugins, raw_line, previous, wanted, filename)
+                )
+                if len(judged) > _JUDGED_LINES:
+                    judged.clear()
+            for secret_type, value in found:
+                yield secret_type, value, number
+
+
+_JUDGED_LINES = 4096
+"""Distinct lines remembered by one text's line loop (see _run_flagged)."""
+
+
+def _judge_line(
+    plugins: list[Any], raw_line: str, previous: str, wanted: frozenset[str], filename: str
+) -> Iterator[tuple[str, str]]:
+    """(secret type, secret) for each secret the wanted plugins report on one line."""
+    line = raw_line.rstrip()
+    context = get_code_snippet(lines=[previous, line], line_number=2)
+    if _is_filtered_out(
+        required_filter_parameters=["line"], filename=filename, line=line, context=context
+    ):
+        return
+    for plugin in plugins:
+        if plugin.secret_type not in wanted:
+            continue
+        seen = _thin_denylist_runs(line) if plugin.secret_type == _KEYWORD else line
+        for secret in _scan_line(
+            plugin=plugin, filename=filename, line=seen, line_number=0, context=context
+        ):
+            if secret.secret_value and not _is_filtered_out(
+                required_filter_parameters=["context"],
+                filename=secret.filename,
+                secret=secret.secret_value,
+                plugin=plugin,
+                line=line,
+                context=context,
             ):
+                yield secret.type, secret.secret_value
+
+
+_KEYWORD = "Secret Keyword"
+_DENYLIST_WORD = re.compile("|".join(DENYLIST), re.IGNORECASE)
+_WORD_RUN = re.compile(r"\w{24,}")
+_DENYLIST_RUN_LIMIT = 8
+"""Denylisted words in one run of word characters before the run is thinned (see
+_thin_denylist_runs). A real name holds one or two (`db_password_secret`)."""
+
+
+def _thin_denylist_runs(line: str) -> str:
+    """The line with every word run holding _DENYLIST_RUN_LIMIT or more denylisted words cut
+    to its last one and what follows it.
+
+    The keyword plugin's patterns start at each denylisted word and read the word characters
+    after it (`secretsecret...secret = x`): a 500-character run of them cost 40 ms, and a
+    file of such lines minutes. Every one of those starts reads on to the same end of the
+    run, so the secret after the run is the same from the last start alone."""
+    if len(line) < _WORD_RUN_MIN_LINE:
+        return line
+
+    def thinned(run: re.Match[str]) -> str:
+        words = [word.start() for word in _DENYLIST_WORD.finditer(run.group())]
+        return run.group() if len(words) < _DENYLIST_RUN_LIMIT else run.group()[words[-1] :]
+
+    return _WORD_RUN.sub(thinned, line)
+
+
+_WORD_RUN_MIN_LINE = 24 * 2
+
+
+_MERGED_WINDOW = 4096
+"""Windows of one long line that overlap are joined up to this length: a line of thousands of
+candidates (a crafted file, a minified bundle) is then read by the plugins about once,
+rather than once per candidate in each of the windows that overlap it."""
+
+
+def _merged(windows: list[tuple[int, int, int, str]]) -> list[tuple[int, int, int, set[str]]]:
+    """Overlapping windows of the same line joined (see _MERGED_WINDOW), plugins united."""
+    merged: list[tuple[int, int, int, set[str]]] = []
+    for number, start, end, plugin in sorted(windows):
+        if merged:
+            last_number, last_start, last_end, plugins = merged[-1]
+            if (
+                last_number == number
+                and start <= last_end
+                and max(end, last_end) - last_start <= _MERGED_WINDOW
+            ):
+                merged[-1] = (number, last_start, max(end, last_end), plugins | {plugin})
                 continue
-            for plugin in plugins:
-                if plugin.secret_type not in wanted:
-                    continue
-                for secret in _scan_line(
-                    plugin=plugin,
-                    filename=filename,
-                    line=line,
-                    line_number=number,
-                    context=context,
-                ):
-                    if not _is_filtered_out(
-                        required_filter_parameters=["context"],
-                        filename=secret.filename,
-                        secret=secret.secret_value,
-                        plugin=plugin,
-                        line=line,
-                        context=context,
-                    ):
-                        yield secret
+        merged.append((number, start, end, {plugin}))
+    return merged
 
 
 def _rich_runs(

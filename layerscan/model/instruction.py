@@ -36,7 +36,7 @@ KEYWORDS = frozenset(
 )
 
 _NOP = re.compile(r"^(?:/bin/sh|/bin/bash|cmd /S /C)\s+-c\s+#\(nop\)\s*(.*)$", re.DOTALL)
-_SHELL_C = re.compile(r"^(/\S*sh(?:\s+-o\s+\S+|\s+-[^c\s]\S*)*)\s+-c\s+(.*)$", re.DOTALL)
+_TOKEN = re.compile(r"\S+")
 _ARG_COUNT = re.compile(r"^\|(\d+)\s+")
 _BUILDKIT_SUFFIX = " # buildkit"
 
@@ -65,21 +65,74 @@ def abbreviate(text: str, width: int) -> str:
 
 
 def _split_build_args(text: str) -> tuple[dict[str, str], str]:
-    """Strip a `|N K=V ...` prefix; values with spaces cannot be told apart and stay joined."""
+    """Strip a `|N K=V ...` prefix; values with spaces cannot be told apart and stay joined.
+
+    Read by index, not by splitting off the rest at each pair: that copied the whole line
+    once per build argument (quadratic on a line of a million of them)."""
     match = _ARG_COUNT.match(text)
     if not match:
         return {}, text
-    count = int(match.group(1))
-    rest = text[match.end() :]
+    count = int(match.group(1)) if len(match.group(1)) < 8 else 10**7
+    at = match.end()
     args: dict[str, str] = {}
     for _ in range(count):
-        token, _, rest = rest.partition(" ")
-        key, sep, value = token.partition("=")
+        space = text.find(" ", at)
+        end = len(text) if space < 0 else space
+        key, sep, value = text[at:end].partition("=")
+        at = min(end + 1, len(text))  # past the token and the space after it
         if not sep:
-            break
+            break  # (the token goes too, as it always has)
         args[key] = value
-        rest = rest.lstrip(" ")
-    return args, rest
+        while at < len(text) and text[at] == " ":
+            at += 1
+    return args, text[at:]
+
+
+_SHELL_PREFIX_WINDOW = 4096
+"""How much of a line the shell prefix is looked for in: real ones are `/bin/sh -c` or
+`/bin/bash -o pipefail -c`, and a line of a million options is read as no shell line."""
+
+
+def _after_shell_c(command: str) -> str | None:
+    """The command of a `/bin/sh [options] -c COMMAND` line, or None if it is not one.
+
+    Options are `-o NAME` or any `-X...` but `-c`. Where a line reads several ways
+    (`-o -c -c x`), the reading is the one the regular expression this replaces found first
+    (an `-o` takes a value before it stands alone, more options before fewer). That choice
+    depends only on the tokens after it, so it is worked out once per token from the last
+    one back: the regular expression retried both readings of every `-o`, 2**n paths.
+    """
+    head = command[:_SHELL_PREFIX_WINDOW]
+    tokens: list[str] = []
+    ends: list[int] = []
+    for match in _TOKEN.finditer(head):
+        if not tokens and match.start() != 0:
+            return None
+        if match.end() < len(command) and not command[match.end()].isspace():
+            break  # cut by the window: not a whole token
+        tokens.append(match.group())
+        ends.append(match.end())
+    if not tokens:
+        return None
+    shell = tokens[0]
+    if not (shell.startswith("/") and shell.endswith("sh") and len(shell) > 2):
+        return None
+    count = len(tokens)
+    chosen: list[int | None] = [None] * (count + 2)  # where `-c` is, reading from each token
+    for position in range(count - 1, 0, -1):
+        token = tokens[position]
+        reading = chosen[position + 2] if token == "-o" else None
+        if reading is None and token.startswith("-") and token[1:2] not in ("c", ""):
+            reading = chosen[position + 1]
+        if (
+            reading is None
+            and token == "-c"
+            and command[ends[position] : ends[position] + 1].isspace()
+        ):
+            reading = position
+        chosen[position] = reading
+    flag = chosen[1]
+    return None if flag is None else command[ends[flag] :].lstrip()
 
 
 def parse_created_by(created_by: str) -> Instruction:
@@ -102,9 +155,9 @@ def parse_created_by(created_by: str) -> Instruction:
     if keyword == "RUN":
         text = remainder.strip()
     build_args, command = _split_build_args(text)
-    shell = _SHELL_C.match(command)
-    if shell:
-        command = shell.group(2)
+    shell_command = _after_shell_c(command)
+    if shell_command is not None:
+        command = shell_command
     elif not build_args and keyword != "RUN" and not command.startswith("/"):
         # Not a shell line we recognise (a tool's own comment): keep it verbatim.
         return Instruction("", created_by.strip())

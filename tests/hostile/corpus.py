@@ -349,6 +349,13 @@ def save(work: Path, layers: Sequence[StoredLayer], **options: Any) -> str:
     return str(path)
 
 
+def save_bytes(work: Path, data: bytes) -> str:
+    """An image tarball written as the attacker laid out its bytes."""
+    path = _image_dir(work) / "image.tar"
+    path.write_bytes(data)
+    return str(path)
+
+
 def save_entries(work: Path, entries: Sequence[TarEntry]) -> str:
     path = _image_dir(work) / "image.tar"
     b.write_tar(path, entries)
