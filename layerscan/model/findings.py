@@ -8,6 +8,7 @@ the user asked for --show-secrets. Its fingerprint hashes the rule, the secret a
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -95,11 +96,17 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_PEM_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]{1,40}-----")
+
+
 def redact(secret: str) -> str:
-    """A short prefix and the length: enough to recognise a secret, not to use it."""
+    """A short prefix and the length: enough to recognise a secret, not to use it.
+
+    A key block shows its BEGIN header alone, whatever follows it on the same line (a key
+    pulled from a binary, a one-line PEM, a JSON string with escaped line breaks)."""
     if secret.startswith("-----BEGIN"):
-        header = secret.split("\n", 1)[0].split("\\n", 1)[0][:60]
-        return f"{header}…[{len(secret)} chars]"
+        header = _PEM_HEADER.match(secret)
+        return f"{header.group() if header else '-----BEGIN'}…[{len(secret)} chars]"
     keep = 4 if len(secret) >= 16 else 2 if len(secret) >= 8 else 0
     return f"{secret[:keep]}…[{len(secret)} chars]"
 
