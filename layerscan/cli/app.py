@@ -71,6 +71,34 @@ app = typer.Typer(
 )
 
 
+def _print_versions() -> None:
+    from ..engine.inspect import versions
+
+    for component, version in versions():
+        typer.echo(f"{component} {version}")
+
+
+def _version_option(value: bool) -> None:
+    if value:
+        _print_versions()
+        raise typer.Exit(EXIT_CLEAN)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_option,
+            is_eager=True,
+            help="Print the versions of layerscan, detect-secrets and Hyperscan, and exit",
+        ),
+    ] = False,
+) -> None:
+    """Find secrets and build leaks in every layer of a container image."""
+
+
 def _fail(error: LayerscanError) -> NoReturn:
     typer.echo(terminal_safe(f"layerscan: {error}"), err=True)
     raise typer.Exit(error.exit_code)
@@ -452,3 +480,9 @@ def rules_command(
     except (OSError, ValueError) as exc:
         _fail(OutputError(f"cannot refresh {into}: {exc}"))
     typer.echo(f"{into}: " + ("updated" if changed else "already up to date"), err=True)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the versions of layerscan, detect-secrets, Hyperscan and Python."""
+    _print_versions()

@@ -123,3 +123,25 @@ def rule_catalogue() -> list[RuleGroup]:
     from ..detect.catalogue import rule_groups  # deferred: it compiles every rule
 
     return rule_groups()
+
+
+def versions() -> list[tuple[str, str]]:
+    """(component, version) of layerscan and the parts whose versions change what it finds:
+    the detection core, the prefilter (or that it is missing) and Python."""
+    import platform
+
+    from ..detect.prefilter import available
+    from ..version import __version__
+    from .cache import installed_version
+
+    hyperscan = installed_version("hyperscan")
+    if hyperscan is None or not available():
+        prefilter = "not available: every rule runs on every text (slower, same findings)"
+    else:
+        prefilter = f"{hyperscan} (prefilter on)"
+    return [
+        ("layerscan", __version__),
+        ("detect-secrets", installed_version("detect-secrets") or "not installed"),
+        ("hyperscan", prefilter),
+        ("python", platform.python_version()),
+    ]

@@ -217,3 +217,18 @@ def test_every_command_has_help(command: str) -> None:
     run = layerscan(command, "--help")
     assert run.code == 0 and "Traceback" not in run.stderr
     assert "Usage:" in run.stdout
+
+
+@pytest.mark.parametrize("args", [("--version",), ("version",)])
+def test_version_names_layerscan_and_the_detection_parts(args: tuple[str, ...]) -> None:
+    from importlib import metadata
+
+    import layerscan as package
+
+    run = layerscan(*args)
+    assert run.code == 0, run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines())
+    assert lines["layerscan"] == package.__version__
+    assert lines["detect-secrets"] == metadata.version("detect-secrets")
+    assert lines["hyperscan"] == f"{metadata.version('hyperscan')} (prefilter on)"
+    assert set(lines) == {"layerscan", "detect-secrets", "hyperscan", "python"}
