@@ -49,6 +49,9 @@ class Match:
     start: int | None = field(default=None, compare=False, repr=False)
     """Where the secret starts in the scanned text (our rules know it): two matches are the
     same secret in the same place when their character ranges meet."""
+    also: tuple[str, ...] = field(default=(), compare=False)
+    """Other rules (and plugins) that matched this secret at this place: one finding is
+    reported, under the most telling rule, and these are listed with it."""
 
     @property
     def last_line(self) -> int | None:
@@ -63,21 +66,31 @@ past this the match is kept (a duplicate at worst, never quadratic work)."""
 class _Claimed:
     """The characters of a text our kept matches cover, so that whether a match meets one
     costs its own length, not the number of matches kept (a file of many secrets on one
-    line made the pairwise check quadratic)."""
+    line made the pairwise check quadratic). Each kept range starts with a 2 and goes on
+    with 1s: the range a character belongs to starts at the nearest 2 before it."""
 
     def __init__(self, text_length: int) -> None:
         self._length = text_length
         self._cells: bytearray | None = None  # made on the first claim: most texts have none
 
-    def meets(self, start: int, length: int) -> bool:
+    def owner(self, start: int, length: int) -> int | None:
+        """Where the kept match whose characters this range meets starts, or None."""
         cells = self._cells
-        return cells is not None and cells.find(1, start, start + max(length, 1)) != -1
+        if cells is None:
+            return None
+        end = start + max(length, 1)
+        met = [
+            found for found in (cells.find(1, start, end), cells.find(2, start, end)) if found >= 0
+        ]
+        if not met:
+            return None
+        return cells.rfind(2, 0, min(met) + 1)
 
     def claim(self, start: int, length: int) -> None:
         if self._cells is None:
             self._cells = bytearray(self._length + 1)
         end = start + max(length, 1)
-        self._cells[start:end] = b"\x01" * (end - start)
+        self._cells[start:end] = b"\x02" + b"\x01" * (end - start - 1)
 
 
 class Engine:
@@ -226,10 +239,11 @@ class Engine:
                 )
         ours = [m for m in ours if not (m.rule.generic and is_identifier(m.secret))]
         claimed = _Claimed(len(text))
-        matches = _pair_aws_keys(_one_per_secret(ours, claimed))
+        also: dict[int, set[str]] = {}  # by where the kept match starts
+        matches = _pair_aws_keys(_one_per_secret(ours, claimed, also))
         if self.core is not None and heuristics:
-            matches.extend(self._core_matches(text, filename, claimed, index, hits))
-        return _unique(matches)
+            matches.extend(self._core_matches(text, filename, claimed, index, hits, also))
+        return _unique(_with_also(matches, also))
 
     def _core_matches(
         self,
@@ -238,6 +252,7 @@ class Engine:
         claimed: _Claimed,
         index: LineIndex,
         hits: Hits | None,
+        also: dict[int, set[str]],
     ) -> list[Match]:
         assert self.core is not None
         flagged = None
@@ -249,11 +264,11 @@ class Engine:
         best: dict[tuple[int, str], Match] = {}
         for core_match in self.core.scan(text, filename, flagged):
             candidate = Match(core_match.rule, core_match.secret, core_match.line)
-            if (
-                is_noise(candidate.secret)
-                or is_identifier(candidate.secret)
-                or _already_claimed(candidate, text, index, claimed)
-            ):
+            if is_noise(candidate.secret) or is_identifier(candidate.secret):
+                continue
+            owner = _claimed_at(candidate, text, index, claimed)
+            if owner is not None:
+                also.setdefault(owner, set()).add(candidate.rule.id)
                 continue
             key = (core_match.line, core_match.secret)
             kept = best.get(key)
@@ -267,21 +282,34 @@ def _view(text: str) -> bytes:
     return text.encode("ascii", "replace")
 
 
-def _already_claimed(candidate: Match, text: str, index: LineIndex, claimed: _Claimed) -> bool:
-    """Whether a detect-secrets match (which knows its line, not its offset) sits where one
-    of our matches already is: any of its first occurrences on its line meets one."""
+def _claimed_at(candidate: Match, text: str, index: LineIndex, claimed: _Claimed) -> int | None:
+    """Where the match of ours starts that a detect-secrets match (which knows its line, not
+    its offset) meets, if any of its first occurrences on its line meets one."""
     if candidate.line is None:
-        return False
+        return None
     start = index.line_start(candidate.line)
     end = index.line_start(candidate.line + 1) if candidate.line < index.lines else len(text)
     position = text.find(candidate.secret, start, end)
     for _ in range(_MAX_PLACES):
         if position < 0:
-            return False
-        if claimed.meets(position, len(candidate.secret)):
-            return True
+            return None
+        owner = claimed.owner(position, len(candidate.secret))
+        if owner is not None:
+            return owner
         position = text.find(candidate.secret, position + 1, end)
-    return False
+    return None
+
+
+def _with_also(matches: list[Match], also: dict[int, set[str]]) -> list[Match]:
+    """Each kept match with the other rules that matched where it is (see Match.also)."""
+    if not also:
+        return matches
+    return [
+        replace(match, also=tuple(sorted(also[match.start] - {match.rule.id})))
+        if match.start is not None and match.start in also
+        else match
+        for match in matches
+    ]
 
 
 def _pair_aws_keys(matches: list[Match]) -> list[Match]:
@@ -323,7 +351,9 @@ def _last_near(candidates: list[Match], lines: list[int], line: int) -> Match | 
     return None
 
 
-def _one_per_secret(matches: list[Match], claimed: _Claimed) -> list[Match]:
+def _one_per_secret(
+    matches: list[Match], claimed: _Claimed, also: dict[int, set[str]]
+) -> list[Match]:
     """Where several rules saw the same secret, keep the most telling one.
 
     A provider rule beats a generic one (a GitHub token in a URL is a GitHub token first);
@@ -334,10 +364,13 @@ def _one_per_secret(matches: list[Match], claimed: _Claimed) -> list[Match]:
     kept: list[Match] = []
     for match in ranked:
         start = match.start if match.start is not None and match.start >= 0 else None
-        if start is None or not claimed.meets(start, len(match.secret)):
-            kept.append(match)
-            if start is not None:
-                claimed.claim(start, len(match.secret))
+        owner = None if start is None else claimed.owner(start, len(match.secret))
+        if owner is not None:
+            also.setdefault(owner, set()).add(match.rule.id)
+            continue
+        kept.append(match)
+        if start is not None:
+            claimed.claim(start, len(match.secret))
     return sorted(kept, key=lambda m: (m.line or 0, m.rule.id))
 
 

@@ -167,6 +167,7 @@ def _finding(
         "secret": finding.shown_secret(show_secrets),
         "secret_sha256": finding.secret_sha256,
         "also_in_history": list(finding.also_in_history),
+        "also_matched": list(finding.also_matched),
         "reason": finding.reason,
         "note": finding.note,
     }

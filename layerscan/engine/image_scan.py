@@ -15,6 +15,7 @@ from ..content import ContentLimits
 from ..detect.engine import Engine
 from ..detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
 from ..detect.paths import NAME_RULE_METAS
+from ..detect.secrets_core import RULE_PREFIX as CORE_PREFIX
 from ..detect.vendored import PackageFiles, is_vendored
 from ..image.model import Image, Layer
 from ..layers.entries import EntryKind, Version
@@ -268,43 +269,69 @@ def _file_findings(
                     confidence=Confidence.LOW if downgrade else None,
                     reason="vendored" if downgrade else None,
                     note=match.note,
+                    also_matched=list(match.also),
                 )
             )
     return findings
 
 
 def _metadata_findings(image: Image, hits: list[MetadataHit]) -> list[Finding]:
-    """History and config findings; one ARG seen by several steps is one finding."""
-    merged: dict[tuple[str, str, str, str], Finding] = {}
+    """History and config findings; one ARG seen by several steps is one finding, and one
+    secret under one key that several rules saw is one finding under the most telling rule
+    (the others in `also_matched`)."""
+    merged: dict[tuple[str, str, str], Finding] = {}
     for hit in hits:
-        source = Source(hit.source)
-        identity = (source.value, hit.match.rule.id, hit.key, hit.match.secret)
+        identity = (hit.source, hit.key, hit.match.secret)
         existing = merged.get(identity)
-        if existing is not None:
+        if existing is None:
+            merged[identity] = _metadata_finding(image, hit)
+        elif existing.rule.id == hit.match.rule.id:
             if hit.history_index is not None:
                 existing.also_in_history.append(hit.history_index)
-            continue
-        layer = None
-        if hit.history_index is not None:
-            entry = image.history[hit.history_index]
-            layer_index = entry.layer_index
-            layer = LayerRef(
-                layer_index,
-                image.layers[layer_index].diff_id if layer_index is not None else None,
-                entry.instruction,
-                entry.index,
+        elif _specificity(hit.match.rule) < _specificity(existing.rule):
+            better = _metadata_finding(image, hit)
+            better.also_matched = sorted(
+                {existing.rule.id, *existing.also_matched, *better.also_matched}
             )
-        merged[identity] = Finding(
-            rule=hit.match.rule,
-            source=source,
-            secret=hit.match.secret,
-            layer=layer,
-            line=None,
-            key=hit.key,
-            severity=hit.match.severity,
-            note=hit.match.note,
-        )
+            better.also_in_history = existing.also_in_history
+            merged[identity] = better
+        else:
+            existing.also_matched = sorted({*existing.also_matched, hit.match.rule.id})
     return list(merged.values())
+
+
+def _metadata_finding(image: Image, hit: MetadataHit) -> Finding:
+    layer = None
+    if hit.history_index is not None:
+        entry = image.history[hit.history_index]
+        layer_index = entry.layer_index
+        layer = LayerRef(
+            layer_index,
+            image.layers[layer_index].diff_id if layer_index is not None else None,
+            entry.instruction,
+            entry.index,
+        )
+    return Finding(
+        rule=hit.match.rule,
+        source=Source(hit.source),
+        secret=hit.match.secret,
+        layer=layer,
+        line=None,
+        key=hit.key,
+        severity=hit.match.severity,
+        note=hit.match.note,
+        also_matched=list(hit.match.also),
+    )
+
+
+def _specificity(rule: RuleMeta) -> int:
+    """0 for a provider's format, 1 for a key that names a secret, 2 for our generic rules,
+    3 for detect-secrets' heuristics: the lower, the more a finding says."""
+    if rule.id.startswith(CORE_PREFIX):
+        return 3
+    if rule.generic:
+        return 2
+    return 1 if rule in METADATA_RULES else 0
 
 
 def _finding_order(finding: Finding) -> tuple[int, int, str, str, int, str, str]:

@@ -188,6 +188,7 @@ def dump_outcome(outcome: LayerOutcome) -> bytes:
                     m.verified,
                     m.note,
                     nested,
+                    list(m.also),
                 ]
                 for m, nested in found
             ]
@@ -322,7 +323,7 @@ def _load_entry(item: object, index: int) -> Entry:
 
 
 def _load_match(item: object, rules: Mapping[str, RuleMeta]) -> FileMatch:
-    rule_id, secret, line, severity, verified, note, nested = store.items(item, "a match", 7)
+    rule_id, secret, line, severity, verified, note, nested, also = store.items(item, "a match", 8)
     rule = rules.get(store.text(rule_id, "a match's rule"))
     if rule is None:
         raise store.Unusable("a match names a rule these rules lack")
@@ -333,5 +334,9 @@ def _load_match(item: object, rules: Mapping[str, RuleMeta]) -> FileMatch:
         store.maybe_member(Severity, severity, "a match's severity"),
         store.truth(verified, "a match's verified flag"),
         store.maybe_text(note, "a match's note"),
+        also=tuple(
+            store.text(rule, "a rule that also matched")
+            for rule in store.items(also, "rules that also matched")
+        ),
     )
     return match, store.maybe_text(nested, "a match's nested path")

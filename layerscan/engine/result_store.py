@@ -223,6 +223,7 @@ def _dump_finding(finding: Finding) -> list[Any]:
         finding.also_in_history,
         finding.reason,
         finding.note,
+        finding.also_matched,
     ]
 
 
@@ -338,7 +339,8 @@ def _load_finding(
         also_in_history,
         reason,
         note,
-    ) = items(item, "a finding", 15)
+        also_matched,
+    ) = items(item, "a finding", 16)
     rule = rules.get(text(rule_id, "a finding's rule"))
     if rule is None:
         raise Unusable("a finding names a rule the catalogue lacks")
@@ -376,4 +378,8 @@ def _load_finding(
         ],
         reason=maybe_text(reason, "a finding's reason"),
         note=maybe_text(note, "a finding's note"),
+        also_matched=[
+            text(rule, "a rule that also matched")
+            for rule in items(also_matched, "rules that also matched")
+        ],
     )

@@ -67,6 +67,8 @@ class Finding:
     """Why severity or confidence were lowered (e.g. "vendored")."""
     note: str | None = None
     """What a validator or the pairing of two matches found out."""
+    also_matched: list[str] = field(default_factory=list)
+    """Other rules that matched the same secret at the same place (one finding is kept)."""
 
     def __post_init__(self) -> None:
         self.severity = self.severity or self.rule.severity

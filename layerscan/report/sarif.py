@@ -167,6 +167,7 @@ def _result(
             "secret": finding["secret"],
             "secret_sha256": finding["secret_sha256"],
             "reason": finding["reason"],
+            "also_matched": finding.get("also_matched", []),
         },
     }
 

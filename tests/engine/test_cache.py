@@ -698,6 +698,10 @@ _LAYER_ROWS: dict[str, tuple[Any, str]] = {
         _edit(lambda d: (m := _first_match(d)) is not False and m.__setitem__(0, "no-such")),
         "a match names a rule these rules lack",
     ),
+    "a match whose other rules are not a list": (
+        _edit(lambda d: (m := _first_match(d)) is not False and m.__setitem__(7, "x")),
+        "rules that also matched is not a list",
+    ),
     "a match's line a float": (
         _edit(lambda d: (m := _first_match(d)) is not False and m.__setitem__(2, 1.5)),
         "a match's line is not a count",
@@ -769,9 +773,13 @@ _IMAGE_ROWS: dict[str, tuple[Any, str]] = {
         _image_finding(lambda f: f[3].__setitem__(0, 10)),
         "a finding's layer names no layer of the image",
     ),
-    "a finding of fourteen fields": (
+    "a finding of fifteen fields": (
         _image_finding(lambda f: f.pop()),
-        "a finding is not a list of 15",
+        "a finding is not a list of 16",
+    ),
+    "a finding whose other rules are not names": (
+        _image_finding(lambda f: f.__setitem__(15, [3])),
+        "a rule that also matched is not a string",
     ),
     "an unknown status": (
         _image_finding(lambda f: f.__setitem__(8, "hidden")),

@@ -45,3 +45,24 @@ def test_findings_come_out_in_one_order_whatever_the_hash_seed(tmp_path: Path) -
     shown = [[finding["secret_sha256"] for finding in run] for run in runs]
     assert len(shown[0]) >= 2
     assert all(order == shown[0] for order in shown), shown
+
+
+def test_one_secret_under_one_config_key_is_one_finding_under_the_most_telling_rule() -> None:
+    from layerscan.detect.engine import Match
+    from layerscan.detect.history import ENV_RULE, MetadataHit
+    from layerscan.detect.rules import builtin_rules
+    from layerscan.engine.image_scan import _metadata_findings
+    from layerscan.image.model import Image
+
+    github = next(rule.meta for rule in builtin_rules() if rule.meta.id == "github-token")
+    token = "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"
+    image = Image(None, None, None, None, "test", "test", (), (), {})
+    hits = [
+        MetadataHit(Match(ENV_RULE, token, 1), "config", "Env.GITHUB_TOKEN"),
+        MetadataHit(
+            Match(github, token, 1, also=("secret-assignment",)), "config", "Env.GITHUB_TOKEN"
+        ),
+    ]
+    (finding,) = _metadata_findings(image, hits)
+    assert finding.rule.id == "github-token"
+    assert finding.also_matched == ["env-secret", "secret-assignment"]
