@@ -161,8 +161,20 @@ def scan_command(
         FailOn, typer.Option("--fail-on", help="Exit 1 for a finding at or above this severity")
     ] = FailOn.HIGH,
     severity: Annotated[
-        Severity, typer.Option("--severity", help="Show findings at or above this severity")
-    ] = Severity.INFO,
+        Severity | None,
+        typer.Option(
+            "--severity",
+            help="Show findings at or above this severity (all of them, vendored ones too)",
+        ),
+    ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="List every finding in table, Markdown and SARIF; by default low findings "
+            "in vendored code are counted in one line (JSON always lists them)",
+        ),
+    ] = False,
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="Report only findings not in this baseline")
     ] = None,
@@ -216,8 +228,13 @@ def scan_command(
         document = build_document(
             result,
             show_secrets=show_secrets,
-            shown=[f for f in outcome.new if (f.severity or f.rule.severity).rank >= severity.rank],
+            shown=[
+                f
+                for f in outcome.new
+                if (f.severity or f.rule.severity).rank >= (severity or Severity.INFO).rank
+            ],
             policy=policy_summary(outcome, fail_on, code),
+            fold_vendored=not show_all and severity is None,
         )
         texts = [(render(document, fmt), path) for fmt, path in reports]
     except (typer.Exit, LayerscanError):

@@ -19,6 +19,7 @@ from typing import Any
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.core.scan import _is_filtered_out, _scan_line
 from detect_secrets.filters import allowlist
+from detect_secrets.filters.heuristic import is_lock_file, is_swagger_file
 from detect_secrets.plugins.keyword import DENYLIST
 from detect_secrets.settings import get_plugins, transient_settings
 from detect_secrets.util.code_snippet import CodeSnippet, get_code_snippet
@@ -328,6 +329,11 @@ class SecretsCore:
         """
         if not self._active:
             raise RuntimeError("SecretsCore.scan() needs an active session()")
+        # Two of detect-secrets' file-level filters, which its own scan applies before reading
+        # a line (its third, is_invalid_file, asks the host's disk): a package-lock.json's
+        # integrity hashes are checksums of public packages, not secrets.
+        if is_lock_file(filename) or is_swagger_file(filename):
+            return []
         if flagged is None:
             flagged = self.anchored_lines(text)
         found: list[CoreMatch] = []

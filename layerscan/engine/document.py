@@ -25,11 +25,14 @@ def build_document(
     show_secrets: bool = False,
     shown: Sequence[Finding] | None = None,
     policy: dict[str, Any] | None = None,
+    fold_vendored: bool = False,
 ) -> dict[str, Any]:
     """The report as plain data, redacted unless `show_secrets`.
 
     `shown` are the findings to list (after the baseline, the ignore file and --severity);
     all of them are still used to redact instructions, which may quote any of them.
+    `fold_vendored` asks the reports for people to count vendored low findings in one line
+    instead of listing them (report/view.py); the JSON report lists them all.
     """
     secrets = [finding.secret for finding in result.findings]
     listed = list(result.findings if shown is None else shown)
@@ -116,6 +119,8 @@ def build_document(
             },
         }
     )
+    if fold_vendored:
+        document["view"] = {"fold_vendored": True}  # read by report/view.py
     return document
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..model.instruction import abbreviate
 from .fields import status_text, where_text
 from .remediation import ROTATE
+from .view import listed
 
 _INSTRUCTION_WIDTH = 80
 _INVISIBLE = re.compile(
@@ -43,10 +44,12 @@ def render(document: dict[str, Any]) -> str:
         _verdict(summary),
         "",
     ]
-    findings = document["findings"]
+    findings, folded = listed(document)
     if findings:
         lines += _findings_table(findings, document["layers"])
         lines += ["", f"> {escape(ROTATE)}", ""]
+    if folded is not None:
+        lines += [escape(folded), ""]
     lines += _details(document)
     return "\n".join(lines).rstrip() + "\n"
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from .fields import where_text
 from .json_report import escape_unsafe
 from .remediation import remediation
+from .view import listed
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -47,6 +48,7 @@ def render(document: dict[str, Any]) -> str:
         image.get("target") or image.get("reference") or "image", image.get("source")
     )
     layers = {layer["index"]: layer for layer in document["layers"]}
+    shown, folded = listed(document)
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -77,10 +79,15 @@ def render(document: dict[str, Any]) -> str:
                 ],
                 "results": [
                     _result(finding, index_of[finding["rule"]], artifact_uri, layers)
-                    for finding in document["findings"]
+                    for finding in shown
                 ],
                 "columnKind": "unicodeCodePoints",
-                "properties": {"layers": document["layers"], "summary": document["summary"]},
+                "properties": {
+                    "layers": document["layers"],
+                    "summary": document["summary"],
+                    "folded_vendored_findings": len(document["findings"]) - len(shown),
+                    "folded": folded,
+                },
             }
         ],
     }

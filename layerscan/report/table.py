@@ -8,6 +8,7 @@ from typing import Any
 from ..model.instruction import abbreviate
 from ..model.safe_text import printable
 from .fields import status_text, where_text
+from .view import listed
 
 _INSTRUCTION_WIDTH = 70
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -75,9 +76,10 @@ def render(document: dict[str, Any]) -> str:
             f"{document['summary']['layers']} layers)"
         )
     ]
-    groups = _secret_groups(document["findings"])
+    findings, folded = listed(document)
+    groups = _secret_groups(findings)
     sections: dict[tuple[int, str], list[list[str]]] = {}
-    for finding in document["findings"]:
+    for finding in findings:
         sections.setdefault(_section(finding, layers), []).append(
             [
                 finding["severity"],
@@ -90,8 +92,10 @@ def render(document: dict[str, Any]) -> str:
     for (_, heading), rows in sorted(sections.items()):
         lines += ["", terminal_safe(heading), tabulate(rows, headers=_HEADERS, tablefmt="simple")]
     if not sections:
-        lines.append("No secrets found.")
+        lines.append("No secrets found." if folded is None else "Nothing above the folded noise.")
     lines.append("")
+    if folded is not None:
+        lines.append(folded)
     lines += [terminal_safe(f"warning: {warning}") for warning in document.get("warnings", [])]
     for error in document["errors"]:
         layer = f" layer {error['layer']}" if error["layer"] is not None else ""
