@@ -26,7 +26,9 @@ from fixtures import build as fixture_build  # noqa: E402
 from fixtures.credentials import generate  # noqa: E402
 from fixtures.planted.truth import DECOY_PATHS, EXPECTED, decoy_secrets  # noqa: E402
 from layerscan import ScanResult, scan  # noqa: E402
+from layerscan.engine.document import build_document  # noqa: E402
 from layerscan.model.severity import Severity  # noqa: E402
+from layerscan.report import Format, render  # noqa: E402
 
 
 def planted_quality() -> None:
@@ -102,6 +104,14 @@ def realistic_quality(scale: str) -> None:
     print(f"  high/critical noise            {len(noise)} (target 0)")
     for line in noise[:20]:
         print(f"    {line}")
+    table = render(build_document(result, fold_vendored=True), Format.TABLE)
+    shown = sum(1 for path in planted_paths if path in table)
+    print(
+        f"  default table                  {len(table.splitlines())} lines (target 40), "
+        f"planted files named {shown}/{len(planted_paths)}"
+    )
+    everything = render(build_document(result), Format.TABLE)
+    print(f"  table with --all               {len(everything.splitlines())} lines")
 
 
 def main() -> None:
