@@ -12,10 +12,13 @@ the name are the user's own choice and are followed. The one device allowed is t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 from .errors import OutputError
 
@@ -81,3 +84,69 @@ def write_output(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def refuse_existing(path: Path, force: bool) -> None:
+    """An existing file is replaced only when the user said so (`--force`); a link, FIFO,
+    device or directory never is."""
+    refuse_special(path)
+    if not force and os.path.lexists(path):
+        raise OutputError(f"{path} already exists; pass --force to replace it")
+
+
+def _space_message(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write {path}: the disk is full; nothing was written"
+    return f"cannot write {path}: {exc.strerror or exc}; nothing was written"
+
+
+class PendingFile(NamedTuple):
+    """The file being written, and its temporary name (to read it back before it is kept)."""
+
+    handle: BinaryIO
+    path: Path
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, force: bool = False) -> Iterator[PendingFile]:
+    """A new file that appears at `path` only whole: written beside it under a temporary
+    name (created exclusively, never through a link), fsynced, then renamed over `path`.
+
+    An error inside the block (a layer that fails its digest, a full disk, Ctrl-C) removes the
+    temporary file: nothing half-written is ever left at `path` or beside it.
+    """
+    refuse_existing(path, force)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
+    except OSError as exc:
+        raise OutputError(_space_message(path, exc)) from exc
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w+b") as handle:
+            yield PendingFile(handle, Path(temporary))
+            handle.flush()
+            os.fsync(handle.fileno())
+        refuse_existing(path, force)  # nothing planted there while it was written
+        os.replace(temporary, path)
+    except OSError as exc:  # the block reports its sources' failures as our errors, not these
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise OutputError(_space_message(path, exc)) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _sync_directory(directory)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable (a crash after it must not lose the file)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -38,6 +36,8 @@ from ..policy import (
 )
 from ..report import Format, render
 from ..report.table import summary_line, terminal_safe
+from .evidence import export_command, extract_command
+from .exits import fail, reported_errors
 from .options import (
     DEFAULT_DEPTH,
     LIMITS,
@@ -99,25 +99,11 @@ def _main(
     """Find secrets and build leaks in every layer of a container image."""
 
 
-def _fail(error: LayerscanError) -> NoReturn:
-    typer.echo(terminal_safe(f"layerscan: {error}"), err=True)
-    raise typer.Exit(error.exit_code)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the project's errors into one line on stderr and their exit code."""
-    try:
-        yield
-    except LayerscanError as exc:
-        _fail(exc)
-
-
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    with _errors():
+    with reported_errors():
         write_output(output, text)
 
 
@@ -137,7 +123,7 @@ def _run_scan(target: str, options: ScanOptions, quiet: bool, verbose: bool) -> 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     progress = Progress() if Progress.wanted(quiet) else None
     try:
-        with _errors():
+        with reported_errors():
             return scan(target, options, progress.update if progress else None)
     finally:
         if progress is not None:
@@ -199,7 +185,7 @@ def scan_command(
     jobs: JobsOpt = 0,
 ) -> None:
     """Scan every layer, the build history and the config for secrets; gate by exit code."""
-    with _errors():
+    with reported_errors():
         reports = report_outputs(output_format, output)
         for _, path in reports:
             if path is not None:
@@ -292,7 +278,7 @@ def baseline_command(
     jobs: JobsOpt = 0,
 ) -> None:
     """Record the image's current findings, so later scans report only new ones."""
-    with _errors():
+    with reported_errors():
         refuse_special(output)
     options = scan_options(
         image,
@@ -334,7 +320,7 @@ def layers_command(
 
     from ..engine.inspect import list_layers
 
-    with _errors():
+    with reported_errors():
         listing = list_layers(
             target,
             OpenOptions(image, platform, max_image_bytes),
@@ -386,7 +372,7 @@ def history_command(
 
     from ..engine.inspect import list_history
 
-    with _errors():
+    with reported_errors():
         listing = list_history(target, OpenOptions(image, platform, max_image_bytes), show_secrets)
     rows = [
         [
@@ -435,7 +421,7 @@ def recover_command(
         typer.echo("layerscan: give either a PATH or --finding FINGERPRINT", err=True)
         raise typer.Exit(2)
     if finding is not None:
-        with _errors():
+        with reported_errors():
             chosen, evidence = recover_finding(
                 target,
                 finding,
@@ -459,7 +445,7 @@ def recover_command(
         )
         return
     assert path is not None
-    with _errors():
+    with reported_errors():
         record = recover_file(
             target, path, output_dir, layer, OpenOptions(image, platform, max_image_bytes), max_size
         )
@@ -469,6 +455,10 @@ def recover_command(
             f"{output_dir / record.written_to} sha256:{record.sha256} ({record.size} bytes)"
         )
     )
+
+
+app.command("export")(export_command)
+app.command("extract")(extract_command)
 
 
 @app.command("rules")
@@ -493,9 +483,9 @@ def rules_command(
     try:
         changed = update(into, catalogue)
     except LayerscanError as exc:
-        _fail(exc)
+        fail(exc)
     except (OSError, ValueError) as exc:
-        _fail(OutputError(f"cannot refresh {into}: {exc}"))
+        fail(OutputError(f"cannot refresh {into}: {exc}"))
     typer.echo(f"{into}: " + ("updated" if changed else "already up to date"), err=True)
 
 

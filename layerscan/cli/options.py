@@ -104,12 +104,25 @@ def scan_options(
         max_file_bytes=max_file_size,
         rules_files=tuple(rules or ()),
         max_archive_depth=max_archive_depth,
-        walk_limits=WalkLimits(
-            layer=LayerLimits(max_bytes=max_layer_bytes, max_ratio=max_ratio),
-            max_image_bytes=max_image_bytes,
-            max_layer_entries=max_layer_entries,
-            max_entries=max_entries,
+        walk_limits=walk_limits(
+            max_layer_bytes, max_ratio, max_image_bytes, max_layer_entries, max_entries
         ),
+    )
+
+
+def walk_limits(
+    max_layer_bytes: int,
+    max_ratio: float,
+    max_image_bytes: int,
+    max_layer_entries: int,
+    max_entries: int,
+) -> WalkLimits:
+    """The size and entry limits every command that walks the layers takes."""
+    return WalkLimits(
+        layer=LayerLimits(max_bytes=max_layer_bytes, max_ratio=max_ratio),
+        max_image_bytes=max_image_bytes,
+        max_layer_entries=max_layer_entries,
+        max_entries=max_entries,
     )
 
 

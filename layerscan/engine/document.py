@@ -82,14 +82,7 @@ def build_document(
         {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "layerscan", "version": __version__},
-            "image": {
-                "reference": image.reference,
-                "digest": image.digest,
-                "config_digest": image.config_digest,
-                "platform": image.platform,
-                "source": image.source,
-                "target": image.target,
-            },
+            "image": image.identity(),
             "layers": layers,
             "rules": _rules(result, listed),
             "findings": findings,

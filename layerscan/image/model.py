@@ -102,6 +102,20 @@ class Image:
     history: tuple[HistoryEntry, ...]
     config: Mapping[str, Any]
     warnings: tuple[str, ...] = ()
+    config_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """The config exactly as the image holds it: what `config_digest` hashes, and what an
+    export writes back (re-encoding `config` would change the image's ID)."""
+
+    def identity(self) -> dict[str, str | None]:
+        """Who the image is, as every report and manifest names it."""
+        return {
+            "reference": self.reference,
+            "digest": self.digest,
+            "config_digest": self.config_digest,
+            "platform": self.platform,
+            "source": self.source,
+            "target": self.target,
+        }
 
 
 @dataclass(frozen=True)
@@ -272,4 +286,5 @@ def assemble_image(
         history=tuple(history),
         config=config,
         warnings=tuple(notes),
+        config_bytes=config_bytes,
     )

@@ -57,6 +57,17 @@ def open_image(target: str, options: OpenOptions | None = None) -> Iterator[Imag
             yield SOURCES[scheme](location, target=target, options=options, resources=resources)
 
 
+def engine_reference(target: str) -> str | None:
+    """The engine image a target names (`docker:REF`, or a bare name that is no path on
+    disk), else None: what `export` copies straight from the engine's stream."""
+    scheme, location = _split_scheme(target)
+    if target == "-" or not location:
+        return None
+    if scheme is None:
+        scheme = _detect_scheme(location)
+    return location if scheme == "docker" else None
+
+
 def _from_tar_store(store: BlobStore, target: str, options: OpenOptions) -> Image:
     """A tar of unknown layout: its members say which."""
     if store.has("manifest.json"):

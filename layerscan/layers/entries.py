@@ -6,7 +6,7 @@ those modules has to import another for its types.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -65,6 +65,7 @@ class Entry:
     stream yields, skipped members counted): one layer can hold the same path several times,
     so recovery finds the member by this, never by its name. None when not recorded."""
     _reader: Callable[[int], bytes] | None = field(default=None, repr=False)
+    _chunks: Callable[[int], Iterator[bytes]] | None = field(default=None, repr=False)
 
     @property
     def display_path(self) -> str:
@@ -76,9 +77,23 @@ class Entry:
             return b""
         return self._reader(limit)
 
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """A regular file's bytes in pieces (bounded memory however large the file is);
+        like read(), only while it is the current entry, and only once. A layer that breaks
+        inside the file ends the pieces early (the walk reports the damage)."""
+        if self._chunks is None:
+            return iter(())
+        return self._chunks(size)
+
+    @property
+    def readable(self) -> bool:
+        """True while the entry's bytes can still be read (a replayed entry's cannot)."""
+        return self._reader is not None
+
     def release(self) -> None:
         """Drop the reader: an entry kept after its layer must not keep the layer's tar."""
         self._reader = None
+        self._chunks = None
 
 
 @dataclass(eq=False, slots=True)

@@ -261,7 +261,7 @@ def _entry(
         link_target=link_target,
     )
     if kind is EntryKind.FILE:
-        entry._reader = _member_reader(archive, info, state)
+        entry._reader, entry._chunks = _member_readers(archive, state)
         if info.sparse:
             log.report(
                 layer_index,
@@ -272,14 +272,21 @@ def _entry(
     return entry
 
 
-def _member_reader(archive: TarStream, info: Member, state: _LayerState) -> Callable[[int], bytes]:
+def _member_readers(
+    archive: TarStream, state: _LayerState
+) -> tuple[Callable[[int], bytes], Callable[[int], Iterator[bytes]]]:
+    """Two ways to read the current member, of which one may be used, once: whole up to a
+    limit (detection), or in pieces (extraction writes files of any size)."""
     consumed = False
 
-    def read(limit: int) -> bytes:
+    def claim() -> None:
         nonlocal consumed
         if consumed:
             raise RuntimeError("a layer entry can only be read once, while it is current")
         consumed = True
+
+    def read(limit: int) -> bytes:
+        claim()
         try:
             return archive.read(limit)
         except TarTruncated as exc:
@@ -289,7 +296,18 @@ def _member_reader(archive: TarStream, info: Member, state: _LayerState) -> Call
             state.failure = exc
             return b""
 
-    return read
+    def chunks(size: int) -> Iterator[bytes]:
+        claim()
+        try:
+            yield from archive.chunks(size)
+        except TarTruncated as exc:
+            state.failure = exc
+            if exc.partial:
+                yield exc.partial
+        except READ_ERRORS as exc:
+            state.failure = exc
+
+    return read, chunks
 
 
 def _describe(exc: BaseException) -> str:

@@ -44,7 +44,9 @@ def walk(
         for entry in iter_layer(layer, log, limits):
             timeline.apply(entry, log)
             if keep:  # without its reader: a kept entry must not hold the layer's stream
-                entries.append(replace(entry, version=None, stored_at=None, _reader=None))
+                entries.append(
+                    replace(entry, version=None, stored_at=None, _reader=None, _chunks=None)
+                )
             yield entry
         if keep and key is not None:
             problems = log.problems[problems_before:]

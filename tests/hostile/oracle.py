@@ -66,6 +66,9 @@ class Kind(StrEnum):
     LAYERS = "layers"
     HISTORY = "history"
     RECOVER = "recover"
+    EXTRACT = "extract"
+    EXTRACT_LINKS = "extract --symlinks"
+    EXPORT = "export"
     OWN = "a case's own command"
 
 
@@ -239,8 +242,11 @@ def _outside_out(path: str) -> bool:
     return path != OUT and not path.startswith(OUT + "/")
 
 
-def sandbox_violations(before: dict[str, Node], after: dict[str, Node]) -> list[str]:
-    """Changes the command made outside out/, and anything unsafe it left inside out/."""
+def sandbox_violations(
+    before: dict[str, Node], after: dict[str, Node], links_allowed: bool = False
+) -> list[str]:
+    """Changes the command made outside out/, and anything unsafe it left inside out/
+    (`links_allowed`: `extract --symlinks` creates the image's symbolic links there)."""
     found = []
     for path in sorted(set(before) | set(after)):
         if not _outside_out(path):
@@ -262,6 +268,8 @@ def sandbox_violations(before: dict[str, Node], after: dict[str, Node]) -> list[
     for path, node in after.items():
         if _outside_out(path) or path == OUT or before.get(path) == node:
             continue  # what was planted in out/ before the run is not the command's doing
+        if links_allowed and stat.S_ISLNK(node.mode):
+            continue
         if not (stat.S_ISDIR(node.mode) or stat.S_ISREG(node.mode)):
             kind = stat.filemode(node.mode)
             found.append(f"wrote {path!r}, which is not a regular file or directory ({kind})")
@@ -313,7 +321,8 @@ def run_in_sandbox(command: Command, parent: Path) -> Outcome:
     before = snapshot(sandbox.parent)
     outcome = run_bounded(command, sandbox)
     outcome.violations += process_violations(outcome)
-    outcome.violations += sandbox_violations(before, snapshot(sandbox.parent))
+    links = command.kind is Kind.EXTRACT_LINKS
+    outcome.violations += sandbox_violations(before, snapshot(sandbox.parent), links)
     if command.kind is Kind.SCAN_JSON or command.json_report:
         outcome.violations += report_violations(outcome)
     if command.verify is not None:
@@ -323,6 +332,10 @@ def run_in_sandbox(command: Command, parent: Path) -> Outcome:
             outcome.violations.append(f"the case's own check failed: {exc}")
     if command.kind is Kind.RECOVER and outcome.code == 0:
         outcome.violations += recovered_violations(sandbox / "out")
+    if command.kind in (Kind.EXTRACT, Kind.EXTRACT_LINKS) and outcome.code in (0, 3):
+        outcome.violations += extracted_violations(sandbox / "out" / "x")
+    if command.kind is Kind.EXPORT and outcome.code == 0:
+        outcome.violations += exported_violations(sandbox / "out" / "image.tar")
     if outcome.code is not None and outcome.code not in command.expected:
         outcome.violations.append(
             f"expected exit {sorted(command.expected)}, got {outcome.code}"
@@ -459,6 +472,62 @@ def recovered_violations(out: Path) -> list[str]:
     return found
 
 
+def extracted_violations(out: Path) -> list[str]:
+    """extract's manifest says complete or not, and every file it records as written is
+    inside the directory, reached without a link, with the sha256 it records."""
+    try:
+        handle = os.open(out / "manifest.json", os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(handle, "rb") as stream:
+            manifest = json.loads(stream.read())
+        records = manifest["records"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"extract exited 0 or 3 but its manifest.json is missing or unreadable ({exc})"]
+    found = []
+    if not isinstance(manifest.get("complete"), bool):
+        found.append("extract's manifest.json does not say whether it is complete")
+    for record in records:
+        written = record.get("written_to")
+        if not written or not record.get("sha256"):
+            continue
+        if written.startswith("/") or ".." in written.split("/"):
+            found.append(f"extract recorded a file outside its directory: {written!r}")
+            continue
+        sha = _sha_below(out, written.split("/"))
+        if sha != record["sha256"]:
+            found.append(f"x/{written!r} does not hold the sha256 extract recorded ({sha})")
+            if len(found) > 5:
+                break
+    return found
+
+
+def exported_violations(tarball: Path) -> list[str]:
+    """An export that succeeded is a docker-save tarball whose layers hash to the config's
+    diff_ids, with its record beside it."""
+    import tarfile
+
+    try:
+        with tarfile.open(tarball) as archive:
+            [entry] = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+            config = json.load(archive.extractfile(entry["Config"]))  # type: ignore[arg-type]
+            hashes = []
+            for name in entry["Layers"]:
+                digest = hashlib.sha256()
+                stream = archive.extractfile(name)
+                assert stream is not None
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+                hashes.append("sha256:" + digest.hexdigest())
+        record = json.loads(Path(f"{tarball}.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError, tarfile.TarError, AssertionError) as exc:
+        return [f"export exited 0 but its tarball or record is not readable ({exc})"]
+    found = []
+    if hashes != config["rootfs"]["diff_ids"]:
+        found.append("export exited 0 but its layers do not hash to the config's diff_ids")
+    if record.get("size") != tarball.stat().st_size:
+        found.append("export's record gives another size than the tarball's")
+    return found
+
+
 def _manifest_records(out: Path) -> list[dict[str, Any]]:
     """recover's out/manifest.json records, read without following a planted link."""
     handle = os.open(out / "manifest.json", os.O_RDONLY | os.O_NOFOLLOW)
@@ -548,6 +617,30 @@ def case_commands(case: Case, target: str) -> list[Command]:
             Command(Kind.LAYERS, ("layers", "--", target), frozenset({0, 3} if readable else {2})),
             Command(Kind.HISTORY, ("history", "--", target), frozenset({0} if readable else {2})),
         ]
+    # extract and export (issue 14): a readable image extracts (perhaps incompletely) and
+    # exports or is refused (a damaged or tampered layer: 3); an unreadable one is exit 2.
+    extract_codes = frozenset({0, 3} if readable else {2})
+    # A bomb's 10 GiB of zeros is what the image holds: export and extract write it unless
+    # bounded, and the harness's file-size bound is a user's disk quota, so they are bounded.
+    bounds = ("--max-image-bytes", str(FILE_BYTES // 2))
+    commands += [
+        Command(
+            Kind.EXTRACT, ("extract", "-q", *bounds, "-o", "{out}/x", "--", target), extract_codes
+        ),
+        Command(
+            Kind.EXPORT,
+            ("export", "-q", *bounds, "-o", "{out}/image.tar", "--", target),
+            frozenset({0, 3} if readable else {2}),
+        ),
+    ]
+    if not case.heavy:
+        commands.append(
+            Command(
+                Kind.EXTRACT_LINKS,
+                ("extract", "-q", "--symlinks", *bounds, "-o", "{out}/x", "--", target),
+                extract_codes,
+            )
+        )
     for number, planted in enumerate(case.plants):
         layer = ("--layer", str(planted.layer)) if planted.layer is not None else ()
         args = ("recover", "-o", "{out}", *layer, "--", target, planted.path)
