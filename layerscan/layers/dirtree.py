@@ -63,6 +63,8 @@ class DirTree:
         self._open: OrderedDict[tuple[str, ...], int] = OrderedDict()
         self._made: set[tuple[str, ...]] = set()
         """Directories entered before: re-entered without a mkdir first."""
+        self._written: set[tuple[str, ...]] = set()
+        """Files and links this run created in the tree."""
 
     # -- directories -------------------------------------------------------------------------
 
@@ -125,7 +127,13 @@ class DirTree:
 
     def _clear(self, parent: int, name: str, key: Sequence[str]) -> None:
         """Make room for a new file: an earlier file or link of the same name goes (tar's last
-        one wins); a directory stays, and the new entry is a Conflict."""
+        one wins); a directory stays, and the new entry is a Conflict. The tree is this run's
+        own (its directory was empty), so only names it wrote itself are looked at."""
+        entry = tuple(key)
+        if entry in self._made:
+            raise Conflict(f"{self._show(key)} is a directory here")
+        if entry not in self._written:
+            return
         try:
             info = os.stat(name, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
@@ -133,6 +141,14 @@ class DirTree:
         if stat.S_ISDIR(info.st_mode):
             raise Conflict(f"{self._show(key)} is a directory here")
         os.unlink(name, dir_fd=parent)
+
+    def _create(self, parent: int, name: str, key: Sequence[str], mode: int) -> int:
+        try:
+            return os.open(name, _NEW_FILE, mode, dir_fd=parent)
+        except FileExistsError as exc:  # not written by this run: never replaced
+            raise Conflict(f"{self._show(key)} is taken by something else") from exc
+        except OSError as exc:
+            raise _as_output_error(exc, self._show(key)) from exc
 
     def write_file(
         self, parts: Sequence[str], chunks: Iterable[bytes], mode: int, mtime: float
@@ -143,21 +159,21 @@ class DirTree:
         parent = self.directory(parts[:-1])
         name = parts[-1]
         self._clear(parent, name, parts)
-        try:
-            fd = os.open(name, _NEW_FILE, (mode & 0o777) | 0o600, dir_fd=parent)
-        except OSError as exc:
-            raise _as_output_error(exc, self._show(parts)) from exc
+        fd = self._create(parent, name, parts, (mode & 0o777) | 0o600)
+        self._written.add(tuple(parts))
         digest = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, "wb", buffering=0) as handle:
+            try:
                 for chunk in chunks:
                     digest.update(chunk)
                     size += len(chunk)
                     view = memoryview(chunk)
                     while view:
-                        view = view[handle.write(view) or 0 :]
-                os.utime(handle.fileno(), ns=(_ns(mtime), _ns(mtime)))
+                        view = view[os.write(fd, view) :]
+                os.utime(fd, ns=(_ns(mtime), _ns(mtime)))
+            finally:
+                os.close(fd)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(name, dir_fd=parent)
@@ -170,13 +186,14 @@ class DirTree:
 
     def link_from(self, source: DirTree, source_parts: Sequence[str], parts: Sequence[str]) -> None:
         """A hard link to a regular file this run wrote (in this tree or another of the same
-        output directory): the same bytes at a second name, never a link to anything outside."""
-        # A descriptor of our own: entering the target's directories may evict the cached one.
-        source_parent = os.dup(source.directory(source_parts[:-1]))
+        output directory): the same bytes at a second name, never a link to anything outside
+        (linkat without AT_SYMLINK_FOLLOW: even a link in its place would not be followed)."""
+        if tuple(source_parts) not in source._written:
+            raise Conflict(f"{source._show(source_parts)} was not written by this run")
+        source_parent = source.directory(source_parts[:-1])
+        if source is self:  # entering the target's directories may evict the cached one
+            source_parent = os.dup(source_parent)
         try:
-            info = os.stat(source_parts[-1], dir_fd=source_parent, follow_symlinks=False)
-            if not stat.S_ISREG(info.st_mode):
-                raise Conflict(f"{source._show(source_parts)} is no longer a regular file")
             parent = self.directory(parts[:-1])
             self._clear(parent, parts[-1], parts)
             os.link(
@@ -186,12 +203,16 @@ class DirTree:
                 dst_dir_fd=parent,
                 follow_symlinks=False,
             )
+            self._written.add(tuple(parts))
         except FileNotFoundError as exc:
             raise Conflict(f"{source._show(source_parts)} is gone") from exc
+        except FileExistsError as exc:
+            raise Conflict(f"{self._show(parts)} is taken by something else") from exc
         except OSError as exc:
             raise _as_output_error(exc, self._show(parts)) from exc
         finally:
-            os.close(source_parent)
+            if source is self:
+                os.close(source_parent)
 
     def symlink(self, parts: Sequence[str], target: str, mtime: float) -> None:
         """A symbolic link as the image has it (created, never followed by any write)."""
@@ -199,6 +220,7 @@ class DirTree:
         self._clear(parent, parts[-1], parts)
         try:
             os.symlink(target, parts[-1], dir_fd=parent)
+            self._written.add(tuple(parts))
             os.utime(parts[-1], ns=(_ns(mtime), _ns(mtime)), dir_fd=parent, follow_symlinks=False)
         except OSError as exc:
             raise _as_output_error(exc, self._show(parts)) from exc

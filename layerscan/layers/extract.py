@@ -119,7 +119,7 @@ class _Records:
     def add(self, record: dict[str, Any]) -> None:
         """One record; its strings from the image are printable() already (see _record)."""
         self.handle.write(("," if self.count else "") + "\n    ")
-        self.handle.write(json.dumps(record, ensure_ascii=False))
+        self.handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         self.count += 1
 
 
