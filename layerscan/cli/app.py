@@ -19,7 +19,6 @@ from ..engine.document import build_document, failed_document
 from ..engine.options import DEFAULT_MAX_FILE_BYTES, ScanOptions, ScanResult
 from ..engine.scan import scan
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_INTERNAL, LayerscanError, OutputError
-from ..image.source import OpenOptions
 from ..layers.recover import DEFAULT_MAX_SIZE
 from ..model.instruction import abbreviate
 from ..model.severity import Severity
@@ -42,7 +41,9 @@ from .options import (
     DEFAULT_DEPTH,
     LIMITS,
     CacheDirOpt,
+    CaFileOpt,
     ImageOpt,
+    InsecureRegistryOpt,
     JobsOpt,
     MaxDepthOpt,
     MaxEntriesOpt,
@@ -52,11 +53,15 @@ from .options import (
     MaxLayerEntriesOpt,
     MaxRatioOpt,
     NoCacheOpt,
+    PasswordStdinOpt,
     PlatformOpt,
     QuietOpt,
     RulesOpt,
     TargetArg,
+    UsernameOpt,
     VerboseOpt,
+    open_options,
+    registry_options,
     report_outputs,
     scan_options,
 )
@@ -172,6 +177,10 @@ def scan_command(
     verbose: VerboseOpt = False,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
     rules: RulesOpt = None,
     max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
@@ -192,6 +201,8 @@ def scan_command(
                 refuse_special(path)  # before the scan, not after it
         accepted = load_baseline(baseline) if baseline else None
         ignores = load_ignore_rules(ignore_file)
+    with reported_errors():  # --password-stdin without --username and such
+        registry = registry_options(ca_file, insecure_registry, username, password_stdin)
     options = scan_options(
         image,
         platform,
@@ -206,6 +217,7 @@ def scan_command(
         cache_dir,
         no_cache,
         jobs,
+        registry,
     )
     try:
         result = _run_scan(target, options, quiet, verbose)
@@ -265,6 +277,10 @@ def baseline_command(
     verbose: VerboseOpt = False,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
     rules: RulesOpt = None,
     max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
@@ -280,6 +296,8 @@ def baseline_command(
     """Record the image's current findings, so later scans report only new ones."""
     with reported_errors():
         refuse_special(output)
+    with reported_errors():  # --password-stdin without --username and such
+        registry = registry_options(ca_file, insecure_registry, username, password_stdin)
     options = scan_options(
         image,
         platform,
@@ -294,6 +312,7 @@ def baseline_command(
         cache_dir,
         no_cache,
         jobs,
+        registry,
     )
     result = _run_scan(target, options, quiet, verbose)
     image_facts = {
@@ -313,6 +332,10 @@ def layers_command(
     target: TargetArg,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
 ) -> None:
     """List layers: size, files added / changed / deleted, and the instruction."""
@@ -323,7 +346,15 @@ def layers_command(
     with reported_errors():
         listing = list_layers(
             target,
-            OpenOptions(image, platform, max_image_bytes),
+            open_options(
+                image,
+                platform,
+                max_image_bytes,
+                ca_file,
+                insecure_registry,
+                username,
+                password_stdin,
+            ),
             replace(LIMITS, max_image_bytes=max_image_bytes),
         )
     rows = [
@@ -364,6 +395,10 @@ def history_command(
     target: TargetArg,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
 ) -> None:
@@ -373,7 +408,19 @@ def history_command(
     from ..engine.inspect import list_history
 
     with reported_errors():
-        listing = list_history(target, OpenOptions(image, platform, max_image_bytes), show_secrets)
+        listing = list_history(
+            target,
+            open_options(
+                image,
+                platform,
+                max_image_bytes,
+                ca_file,
+                insecure_registry,
+                username,
+                password_stdin,
+            ),
+            show_secrets,
+        )
     rows = [
         [
             row.index,
@@ -412,6 +459,10 @@ def recover_command(
     ] = DEFAULT_MAX_SIZE,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
 ) -> None:
     """Write one version of a file (deleted or overwritten ones too) into a directory."""
@@ -430,6 +481,7 @@ def recover_command(
                     image_ref=image,
                     platform=platform,
                     walk_limits=replace(LIMITS, max_image_bytes=max_image_bytes),
+                    registry=registry_options(ca_file, insecure_registry, username, password_stdin),
                 ),
                 max_size,
             )
@@ -447,7 +499,20 @@ def recover_command(
     assert path is not None
     with reported_errors():
         record = recover_file(
-            target, path, output_dir, layer, OpenOptions(image, platform, max_image_bytes), max_size
+            target,
+            path,
+            output_dir,
+            layer,
+            open_options(
+                image,
+                platform,
+                max_image_bytes,
+                ca_file,
+                insecure_registry,
+                username,
+                password_stdin,
+            ),
+            max_size,
         )
     typer.echo(
         terminal_safe(

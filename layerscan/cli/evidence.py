@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from ..errors import EXIT_INCOMPLETE
-from ..image.source import OpenOptions
 from ..layers.extract import ExtractOptions, Part
 from ..layers.recover import DEFAULT_MAX_SIZE
 from ..report.table import terminal_safe
@@ -20,15 +19,20 @@ from ..streams.compression import LayerLimits
 from .exits import reported_errors
 from .options import (
     LIMITS,
+    CaFileOpt,
     ImageOpt,
+    InsecureRegistryOpt,
     MaxEntriesOpt,
     MaxImageBytesOpt,
     MaxLayerBytesOpt,
     MaxLayerEntriesOpt,
     MaxRatioOpt,
+    PasswordStdinOpt,
     PlatformOpt,
     QuietOpt,
     TargetArg,
+    UsernameOpt,
+    open_options,
     walk_limits,
 )
 from .progress import byte_progress
@@ -45,6 +49,10 @@ def export_command(
     quiet: QuietOpt = False,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
     max_ratio: MaxRatioOpt = LIMITS.layer.max_ratio,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
@@ -57,7 +65,15 @@ def export_command(
         record = export_image(
             target,
             output,
-            options=OpenOptions(image, platform, max_image_bytes),
+            options=open_options(
+                image,
+                platform,
+                max_image_bytes,
+                ca_file,
+                insecure_registry,
+                username,
+                password_stdin,
+            ),
             limits=LayerLimits(max_bytes=max_layer_bytes, max_ratio=max_ratio),
             force=force,
             progress=progress,
@@ -112,6 +128,10 @@ def extract_command(
     quiet: QuietOpt = False,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
     max_ratio: MaxRatioOpt = LIMITS.layer.max_ratio,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
@@ -134,7 +154,19 @@ def extract_command(
     )
     with reported_errors(), byte_progress("extracting", quiet) as progress:
         summary = extract_image(
-            target, output_dir, options, OpenOptions(image, platform, max_image_bytes), progress
+            target,
+            output_dir,
+            options,
+            open_options(
+                image,
+                platform,
+                max_image_bytes,
+                ca_file,
+                insecure_registry,
+                username,
+                password_stdin,
+            ),
+            progress,
         )
     for problem in summary.problems[:20]:
         typer.echo(terminal_safe(f"warning: {problem}"), err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +12,9 @@ import typer
 from ..engine.cache import default_cache_dir
 from ..engine.options import ScanOptions
 from ..errors import UsageError
+from ..image.credentials import Credentials
+from ..image.distribution import RegistryOptions
+from ..image.source import OpenOptions
 from ..layers.reader import WalkLimits
 from ..report import Format
 from ..streams.compression import LayerLimits
@@ -65,6 +70,20 @@ JobsOpt = Annotated[
         "--jobs", "-j", min=0, help="Processes scanning files: 0 = one per core, 1 = no workers"
     ),
 ]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option("--ca-file", help="CA certificates (PEM) to verify registries with"),
+]
+InsecureRegistryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--insecure-registry", help="Speak plain HTTP to this registry HOST[:PORT]"),
+]
+UsernameOpt = Annotated[
+    str | None, typer.Option("--username", help="Registry user name (with --password-stdin)")
+]
+PasswordStdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the registry password from stdin")
+]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log what was skipped and why")]
 
@@ -77,6 +96,44 @@ _SUFFIX_FORMATS = {
     ".markdown": Format.MARKDOWN,
     ".txt": Format.TABLE,
 }
+
+
+def registry_options(
+    ca_file: Path | None,
+    insecure: list[str] | None,
+    username: str | None,
+    password_stdin: bool,
+) -> RegistryOptions:
+    """The registry options as the sources take them; the password read from stdin, once."""
+    credentials = None
+    if password_stdin and not username:
+        raise UsageError("--password-stdin needs --username")
+    if username:
+        if not password_stdin:
+            raise UsageError("--username needs --password-stdin (a password is never an option)")
+        password = sys.stdin.readline().rstrip("\r\n")
+        credentials = Credentials(username, password, "--username")
+    if ca_file is not None and not ca_file.is_file():
+        raise UsageError(f"--ca-file {ca_file} is not a file")
+    return RegistryOptions(
+        ca_file=str(ca_file) if ca_file else os.environ.get("SSL_CERT_FILE") or None,
+        insecure_hosts=frozenset(insecure or ()),
+        credentials=credentials,
+    )
+
+
+def open_options(
+    image: str | None,
+    platform: str | None,
+    max_image_bytes: int,
+    ca_file: Path | None,
+    insecure: list[str] | None,
+    username: str | None,
+    password_stdin: bool,
+) -> OpenOptions:
+    """How `layers`, `history`, `recover`, `export` and `extract` open their target."""
+    registry = registry_options(ca_file, insecure, username, password_stdin)
+    return OpenOptions(image, platform, max_image_bytes, registry)
 
 
 def scan_options(
@@ -93,6 +150,7 @@ def scan_options(
     cache_dir: Path | None,
     no_cache: bool,
     jobs: int,
+    registry: RegistryOptions | None = None,
 ) -> ScanOptions:
     """The options of `scan` and `baseline` as the engine takes them."""
     return ScanOptions(
@@ -103,6 +161,7 @@ def scan_options(
         platform=platform,
         max_file_bytes=max_file_size,
         rules_files=tuple(rules or ()),
+        registry=registry or RegistryOptions(),
         max_archive_depth=max_archive_depth,
         walk_limits=walk_limits(
             max_layer_bytes, max_ratio, max_image_bytes, max_layer_entries, max_entries

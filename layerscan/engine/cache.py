@@ -365,7 +365,10 @@ class LayerCache:
         return outcome
 
     def _current_digest(self, layer: Layer) -> str:
-        """The blob's digest now: remembered while its file is unchanged, else hashed."""
+        """The blob's digest now: remembered while its file is unchanged, else hashed (a
+        content-addressed blob's is its manifest digest: reading it would download it)."""
+        if layer.content_addressed and layer.digest:
+            return layer.digest
         location = layer.location
         before = file_state(location)
         if location is not None and before is not None:

@@ -82,7 +82,7 @@ def recover_finding(
     with (
         open_image(
             target,
-            OpenOptions(options.image_ref, options.platform, options.walk_limits.max_image_bytes),
+            options.open_options(),
         ) as image,
         engine.session(),
     ):

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..content.limits import ContentLimits
+from ..image.distribution import RegistryOptions
 from ..image.model import Image
+from ..image.source import OpenOptions
 from ..layers.reader import WalkLimits
 from ..layers.timeline import Timeline
 from ..model.findings import Finding
@@ -30,6 +32,8 @@ class ScanOptions:
     rules_files: tuple[Path, ...] = ()
     use_detect_secrets: bool = True
     walk_limits: WalkLimits = field(default_factory=WalkLimits)
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    """CA file, plain-HTTP hosts and credentials for `registry:` targets."""
     max_archive_depth: int = ContentLimits().max_depth
     cache_dir: Path | None = None
     """Where layer outcomes are cached (see cache.py); None scans without a cache."""
@@ -38,9 +42,16 @@ class ScanOptions:
     that scan's findings back without replaying its layers; its timeline then holds the
     per-layer counts only (enough for reports; `recover` and API users that walk versions
     leave this off)."""
+
     workers: int | None = None
     """Processes scanning file contents beside the reader: None or 0 for one per core (on
     images over PARALLEL_FROM bytes), 1 or more to force that many, -1 for none."""
+
+    def open_options(self) -> OpenOptions:
+        """How the target is opened: which image, platform, spool bound, registry settings."""
+        return OpenOptions(
+            self.image_ref, self.platform, self.walk_limits.max_image_bytes, self.registry
+        )
 
 
 @dataclass

@@ -19,7 +19,6 @@ from ..detect.prefilter import available as prefilter_available
 from ..detect.rule_files import RuleTexts, rule_texts
 from ..image.model import Image
 from ..image.open import open_image
-from ..image.source import OpenOptions
 from ..layers.timeline import Timeline
 from .cache import LayerCache, code_fingerprint, image_identity, rules_fingerprint
 from .options import ProgressHook, ScanOptions, ScanResult
@@ -58,7 +57,7 @@ def scan(
     try:
         with open_image(
             target,
-            OpenOptions(options.image_ref, options.platform, options.walk_limits.max_image_bytes),
+            options.open_options(),
         ) as image:
             result = cached_result(image, options, cache)
             if result is None:

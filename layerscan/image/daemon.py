@@ -113,7 +113,8 @@ def saved_stream(reference: str) -> Iterator[tuple[BinaryIO, dict[str, Any]]]:
             image = client.images.get(reference)
         except docker.errors.ImageNotFound as exc:
             raise TargetError(
-                f"the Docker engine at {engine_address()} has no image {reference!r}"
+                f"the Docker engine at {engine_address()} has no image {reference!r} (to read "
+                "it from a registry without pulling it, use registry:HOST[:PORT]/REPO[:TAG])"
             ) from exc
         except docker.errors.APIError as exc:
             raise TargetError(f"the Docker engine refused to look up {reference!r}: {exc}") from exc

@@ -77,6 +77,9 @@ class Layer:
     blob_key: str | None = field(default=None, compare=False)
     """The name the source reads this layer's bytes by (an archive member, a layout blob):
     two layers with the same key are the same bytes, so a repeated layer is read once."""
+    content_addressed: bool = field(default=False, compare=False)
+    """The blob is fetched by its digest and checked against it as it streams (a registry):
+    its digest is known without reading it, so the layer cache never downloads it to check."""
 
     def open(self) -> BinaryIO:
         """A fresh stream of the uncompressed tar (compression told by magic bytes)."""
@@ -129,6 +132,8 @@ class LayerBlob:
     location: BlobLocation | None = None
     blob_key: str | None = None
     """See Layer.blob_key."""
+    content_addressed: bool = False
+    """See Layer.content_addressed."""
 
 
 MAX_LAYERS = 4096
@@ -272,6 +277,7 @@ def assemble_image(
             opener=blob.opener,
             location=blob.location,
             blob_key=blob.blob_key,
+            content_addressed=blob.content_addressed,
         )
         for index, blob in enumerate(blobs)
     )

@@ -49,7 +49,7 @@ def host_default_platform() -> str:
     return f"linux/{arch}"
 
 
-def _descriptor_platform(descriptor: dict[str, Any]) -> str | None:
+def descriptor_platform(descriptor: dict[str, Any]) -> str | None:
     platform = descriptor.get("platform")
     if not isinstance(platform, dict):
         return None
@@ -104,7 +104,7 @@ def _collect(
             raise ImageFormatError("image index holds a descriptor without a valid digest")
         digest = descriptor["digest"]
         refs = _references(descriptor) or inherited_refs
-        platform = _descriptor_platform(descriptor) or inherited_platform
+        platform = descriptor_platform(descriptor) or inherited_platform
         media_type = descriptor.get("mediaType")
         if media_type in INDEX_TYPES:
             nested = parse_json(read_document(store, blob_name(digest), "image index"), digest)
@@ -159,6 +159,19 @@ def _describe(choices: list[ManifestChoice]) -> str:
     )
 
 
+def manifest_descriptors(manifest: Any, where: str) -> tuple[dict[str, Any], list[Any]]:
+    """An image manifest's config descriptor and layers list, checked for their shape."""
+    if not isinstance(manifest, dict):
+        raise ImageFormatError(f"{where} is not a JSON object")
+    config = manifest.get("config")
+    layers = manifest.get("layers")
+    if not isinstance(config, dict) or not is_digest(config.get("digest")):
+        raise ImageFormatError(f"{where} has no valid config descriptor")
+    if not isinstance(layers, list):
+        raise ImageFormatError(f"{where} has no layers list")
+    return config, layers
+
+
 def load_manifest(
     store: BlobStore,
     manifest_digest: str,
@@ -169,14 +182,7 @@ def load_manifest(
 ) -> Image:
     """Build an Image from one manifest of the layout."""
     manifest = parse_json(read_document(store, blob_name(manifest_digest), "manifest"), "manifest")
-    if not isinstance(manifest, dict):
-        raise ImageFormatError(f"manifest {manifest_digest} is not a JSON object")
-    config = manifest.get("config")
-    layers = manifest.get("layers")
-    if not isinstance(config, dict) or not is_digest(config.get("digest")):
-        raise ImageFormatError(f"manifest {manifest_digest} has no valid config descriptor")
-    if not isinstance(layers, list):
-        raise ImageFormatError(f"manifest {manifest_digest} has no layers list")
+    config, layers = manifest_descriptors(manifest, f"manifest {manifest_digest}")
     blobs: list[LayerBlob] = []
     for position, descriptor in enumerate(layers):
         if not isinstance(descriptor, dict) or not is_digest(descriptor.get("digest")):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from ..errors import TargetError, UsageError
-from . import daemon, docker_archive, oci
+from . import daemon, docker_archive, oci, registry
 from .blobstore import BlobStore, SpoolStore
 from .model import Image
 from .source import OpenOptions, OpenSource, closing, tar_store
@@ -24,6 +24,7 @@ SOURCES: dict[str, OpenSource] = {
     "oci-dir": oci.open_dir,
     "oci-archive": oci.open_archive,
     "docker": daemon.open_source,
+    "registry": registry.open_source,
 }
 SCHEMES = tuple(SOURCES)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import TargetError
 from ..streams.compression import sniff
 from .blobstore import BlobStore, SpoolStore, TarStore
+from .distribution import RegistryOptions
 from .model import Image
 
 
@@ -28,6 +29,8 @@ class OpenOptions:
     platform: str | None = None
     max_spool_bytes: int | None = 64 << 30
     """A stream (stdin, the engine) is spilled to a temporary directory; this bounds it."""
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    """CA file, plain-HTTP hosts and credentials for `registry:` targets."""
 
 
 class OpenSource(Protocol):
