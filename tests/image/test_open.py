@@ -76,7 +76,14 @@ def test_every_form_has_the_same_layers(image_forms: dict[str, dict[str, str]]) 
             seen[form] = [(layer.diff_id, layer.instruction) for layer in image.layers]
             assert image.platform == "linux/amd64"
             assert not image.warnings, (form, image.warnings)
-    assert len({tuple(layers) for layers in seen.values()}) == 1, seen
+    reference = seen["docker-archive"]
+    differing = {
+        form: [(i, a, b) for i, (a, b) in enumerate(zip(reference, layers, strict=False)) if a != b]
+        or f"{len(layers)} layers, not {len(reference)}"
+        for form, layers in seen.items()
+        if layers != reference
+    }
+    assert not differing, differing
 
 
 def test_oci_forms_record_compression(image_forms: dict[str, dict[str, str]]) -> None:

@@ -21,6 +21,7 @@ from layerscan.image.credentials import Credentials
 from layerscan.image.distribution import RegistryClient, RegistryOptions
 from layerscan.image.reference import parse_reference
 from tests.support.command import Run
+from tests.support.faulty_proxy import Faults, Proxy, faulty_proxy
 from tests.support.paths import BUNDLED_DEMO
 from tests.support.registry import (
     PASSWORD,
@@ -454,3 +455,82 @@ def test_every_command_takes_a_registry_target(
     assert _fingerprints(_layerscan("scan", "--no-cache", "-f", "json", str(tmp_path / "demo.tar")))
     baseline = _layerscan("baseline", target, "-o", str(tmp_path / "b.json"), *ca, env=logged_in)
     assert baseline.code == 0, baseline.stderr
+
+
+# --- faults a real registry cannot be made to show (a proxy in front of one) -----------------
+
+
+@pytest.fixture(scope="module")
+def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with running_registry(tmp_path_factory.mktemp("plain"), tls=False, auth=False) as server:
+        server.push(f"docker-archive:{BUNDLED_DEMO}", "demo:1")
+        yield server
+
+
+def _through(proxy: Proxy, *args: str) -> Run:
+    return _layerscan(
+        *args,
+        "--insecure-registry",
+        proxy.host,
+        "--username",
+        USER,
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+
+
+def test_a_blob_redirected_to_another_host_gets_no_credentials(plain_registry: Registry) -> None:
+    with faulty_proxy(plain_registry.host, Faults(redirect_blobs=True)) as proxy:
+        run = _through(proxy, "scan", "--no-cache", "-f", "json", f"registry:{proxy.host}/demo:1")
+        assert run.code == 1, run.stderr
+        assert json.loads(run.stdout)["summary"]["complete"] is True
+        assert len(proxy.faults.seen_by_storage) == 11  # the config and ten layers
+        assert set(proxy.faults.seen_by_storage) == {None}
+
+
+def test_503_and_429_are_retried_honouring_retry_after(plain_registry: Registry) -> None:
+    for status in (503, 429):
+        faults = Faults(fail_first=2, status=status)
+        with faulty_proxy(plain_registry.host, faults) as proxy:
+            started = time.monotonic()
+            run = _through(proxy, "layers", f"registry:{proxy.host}/demo:1")
+            assert run.code == 0, run.stderr
+            assert time.monotonic() - started >= 2  # two Retry-After: 1 waits
+            assert faults.fail_first == 0
+
+
+def test_a_registry_that_keeps_failing_is_one_line_with_its_status(
+    plain_registry: Registry,
+) -> None:
+    with faulty_proxy(plain_registry.host, Faults(fail_first=100)) as proxy:
+        run = _through(proxy, "layers", f"registry:{proxy.host}/demo:1")
+    assert run.code == 2 and "HTTP 503" in run.stderr and "after 5 attempts" in run.stderr
+    assert run.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>not a manifest</html>", "is not valid JSON"),
+        (b"{" + b" " * (5 << 20) + b"}", "refusing more than"),
+    ],
+)
+def test_a_manifest_that_is_not_json_or_too_large_is_refused(
+    plain_registry: Registry, body: bytes, message: str
+) -> None:
+    with faulty_proxy(plain_registry.host, Faults(manifest_body=body)) as proxy:
+        run = _through(proxy, "layers", f"registry:{proxy.host}/demo:1")
+    assert run.code == 2 and message in run.stderr, run.stderr
+    assert run.stderr.count("\n") == 1
+
+
+def test_a_connection_cut_mid_layer_damages_that_layer_and_the_rest_is_scanned(
+    plain_registry: Registry,
+) -> None:
+    with faulty_proxy(plain_registry.host, Faults(cut_blob_after=50_000)) as proxy:
+        run = _through(proxy, "scan", "--no-cache", "-f", "json", f"registry:{proxy.host}/demo:1")
+    assert run.code in (1, 3), run.stderr
+    report = json.loads(run.stdout)
+    assert report["summary"]["complete"] is False
+    assert [error["layer"] for error in report["errors"] if "stopped sending" in error["message"]]
+    assert any(f["rule"] == "private-key" for f in report["findings"])  # later layers scanned
