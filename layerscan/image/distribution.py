@@ -309,11 +309,7 @@ class RegistryClient:
         except (ValueError, AttributeError):
             pass
         repository = self.reference.repository
-        if "NAME_UNKNOWN" in codes or (
-            "NAME_UNKNOWN" not in codes
-            and what.startswith("tag ")
-            and not self._repository_exists()
-        ):
+        if "NAME_UNKNOWN" in codes or (what.startswith("tag ") and not self._repository_exists()):
             return TargetError(f"{self.host} has no repository {repository!r} (HTTP 404)")
         return TargetError(f"{self.host}/{repository} has no {what} (HTTP 404)")
 
