@@ -31,6 +31,7 @@ from tests.support.registry import (
     running_registry,
     token_server,
 )
+from tests.support.tcp_relay import connect_proxy, pausing_relay
 
 pytestmark = pytest.mark.skipif(
     shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
@@ -55,14 +56,22 @@ def _fingerprints(run: Run) -> set[str]:
     return {finding["fingerprint"] for finding in json.loads(run.stdout)["findings"]}
 
 
-def with_one_more_layer(saved: Path, destination: Path) -> Path:
-    """The demo plus one layer of its own: a second tag sharing all but one layer."""
+def with_one_more_layer(
+    saved: Path,
+    destination: Path,
+    files: dict[str, bytes] | None = None,
+    *,
+    first: bool = False,
+    tag: str = "layerscan-fixture:second",
+) -> Path:
+    """The demo plus one layer of its own (last, or `first`): by default a second tag sharing
+    all but one layer."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as layer:
-        data = b"second tag\n"
-        info = tarfile.TarInfo("srv/second.txt")
-        info.size = len(data)
-        layer.addfile(info, io.BytesIO(data))
+        for name, data in (files or {"srv/second.txt": b"second tag\n"}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            layer.addfile(info, io.BytesIO(data))
     new_layer = buffer.getvalue()
     with tarfile.open(saved) as source:
         [entry] = json.load(source.extractfile("manifest.json"))  # type: ignore[arg-type]
@@ -72,21 +81,23 @@ def with_one_more_layer(saved: Path, destination: Path) -> Path:
             for info in source.getmembers()
             if info.isreg()
         }
-    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(new_layer).hexdigest())
-    config["history"].append({"created_by": "/bin/sh -c echo second > /srv/second.txt"})
+    diff_id = "sha256:" + hashlib.sha256(new_layer).hexdigest()
+    step = {"created_by": "/bin/sh -c echo second > /srv/second.txt"}
+    if first:
+        config["rootfs"]["diff_ids"].insert(0, diff_id)
+        config["history"].insert(0, step)
+        layers = ["second/layer.tar", *entry["Layers"]]
+    else:
+        config["rootfs"]["diff_ids"].append(diff_id)
+        config["history"].append(step)
+        layers = [*entry["Layers"], "second/layer.tar"]
     config_bytes = json.dumps(config).encode()
     config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
     members.pop(entry["Config"])
     members[config_name] = config_bytes
     members["second/layer.tar"] = new_layer
     members["manifest.json"] = json.dumps(
-        [
-            {
-                "Config": config_name,
-                "RepoTags": ["layerscan-fixture:second"],
-                "Layers": [*entry["Layers"], "second/layer.tar"],
-            }
-        ]
+        [{"Config": config_name, "RepoTags": [tag], "Layers": layers}]
     ).encode()
     with tarfile.open(destination, "w") as target:
         for name, data in members.items():
@@ -438,13 +449,18 @@ def test_every_command_takes_a_registry_target(
     target = f"registry:{registry.host}/demo:1"
     ca = ["--ca-file", str(registry.ca_file)]
     out = tmp_path / "x"
+    before = len(registry.blob_requests())
     extract = _layerscan("extract", "-q", target, "-o", str(out), *ca, env=logged_in)
     assert extract.code == 0, extract.stderr
     assert (out / "removed/layer-1/root/.ssh/id_rsa").is_file()
+    extracted = registry.blob_requests()[before:]
+    assert len(extracted) == len(set(extracted)) == 11  # each layer downloaded once, and the config
     recovered = _layerscan(
         "recover", target, "/root/.ssh/id_rsa", "-o", str(tmp_path / "r"), *ca, env=logged_in
     )
     assert recovered.code == 0, recovered.stderr
+    fetched = registry.blob_requests()[before + 11 :]
+    assert len(fetched) == 12 and len(set(fetched)) == 11  # the walk, then layer 1 again
     assert (tmp_path / "r/layer-1/root/.ssh/id_rsa").read_bytes() == (
         out / "removed/layer-1/root/.ssh/id_rsa"
     ).read_bytes()
@@ -534,3 +550,65 @@ def test_a_connection_cut_mid_layer_damages_that_layer_and_the_rest_is_scanned(
     assert report["summary"]["complete"] is False
     assert [error["layer"] for error in report["errors"] if "stopped sending" in error["message"]]
     assert any(f["rule"] == "private-key" for f in report["findings"])  # later layers scanned
+
+
+def test_the_registry_stopped_mid_layer_damages_that_layer_and_the_rest_is_scanned(
+    tmp_path: Path,
+) -> None:
+    """The real registry is killed while it sends a 24 MB first layer (a relay holds that
+    connection still at 4 MB so the moment is certain), then started again: that layer is
+    damaged, the later ones are fetched from the restarted server and scanned, exit 3."""
+    image = with_one_more_layer(
+        BUNDLED_DEMO,
+        tmp_path / "big-first.tar",
+        {"srv/noise.bin": os.urandom(24 << 20)},
+        first=True,
+        tag="layerscan-fixture:big-first",
+    )
+    with running_registry(tmp_path / "crashing", tls=False, auth=False) as server:
+        server.push(f"docker-archive:{image}", "demo:big")
+        port = int(server.host.rsplit(":", 1)[1])
+
+        def crash_and_restart() -> None:
+            server.crash()
+            server.start()
+
+        with pausing_relay(port, 4 << 20, crash_and_restart) as (relay, pause):
+            run = _layerscan(
+                "scan",
+                "--no-cache",
+                "--fail-on",
+                "never",
+                "-f",
+                "json",
+                f"registry:{relay}/demo:big",
+                "--insecure-registry",
+                relay,
+            )
+    assert pause.fired.is_set() and pause.carried < 24 << 20
+    assert run.code == 3, run.stderr
+    report = json.loads(run.stdout)
+    assert report["summary"]["complete"] is False
+    assert [error["layer"] for error in report["errors"]] == [0], report["errors"]
+    assert "127.0.0.1" in report["errors"][0]["message"]
+    demo = _fingerprints(_layerscan("scan", "--no-cache", "-f", "json", str(BUNDLED_DEMO)))
+    assert {finding["fingerprint"] for finding in report["findings"]} == demo
+
+
+def test_an_https_proxy_from_the_environment_carries_the_connection(
+    registry: Registry, logged_in: dict[str, str]
+) -> None:
+    """HTTPS_PROXY is honoured (a CONNECT tunnel, TLS still verified end to end against
+    --ca-file) and NO_PROXY exempts a host."""
+    target = f"registry:{registry.host}/demo:1"
+    ca = ["--ca-file", str(registry.ca_file)]
+    with connect_proxy() as (proxy, tunnels):
+        proxied = {**logged_in, "HTTPS_PROXY": f"http://{proxy}", "NO_PROXY": ""}
+        run = _layerscan("layers", target, *ca, env=proxied)
+        assert run.code == 0, run.stderr
+        assert tunnels and set(tunnels) == {registry.host}
+        tunnels.clear()
+        exempt = {**proxied, "NO_PROXY": "127.0.0.1"}
+        run = _layerscan("layers", target, *ca, env=exempt)
+        assert run.code == 0, run.stderr
+        assert tunnels == []

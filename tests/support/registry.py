@@ -18,7 +18,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -40,6 +40,38 @@ class Registry:
     """Only the CA's .crt: what skopeo's --dest-cert-dir wants."""
     log: Path
     auth: bool
+    command: list[str] = field(default_factory=list)
+    """How the server was started, so that a test can crash it and start it again."""
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server (again, on the same port and storage); its log is appended to."""
+        with open(self.log, "ab") as sink:
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
+            )
+        _wait_for(int(self.host.rsplit(":", 1)[1]), self.process, self.log)
+
+    def crash(self) -> None:
+        """SIGKILL the server, as a crash or an OOM kill would stop it: no draining."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
     def push(self, source: str, repository_tag: str) -> None:
         """skopeo copy SOURCE docker://HOST/REPO:TAG."""
@@ -187,25 +219,21 @@ def running_registry(
         config["auth"] = {"htpasswd": {"realm": "layerscan-test", "path": str(folder / "htpasswd")}}
     (folder / "config.yml").write_text(json.dumps(config))  # JSON is YAML
     log = folder / "registry.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            [binary, "serve", str(folder / "config.yml")],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
-        )
+    log.write_bytes(b"")
+    server = Registry(
+        f"127.0.0.1:{port}",
+        folder,
+        ca_file,
+        cert_dir,
+        log,
+        auth or token is not None,
+        command=[binary, "serve", str(folder / "config.yml")],
+    )
     try:
-        _wait_for(port, process, log)
-        yield Registry(
-            f"127.0.0.1:{port}", folder, ca_file, cert_dir, log, auth or token is not None
-        )
+        server.start()
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
 # --- token auth -----------------------------------------------------------------------------
