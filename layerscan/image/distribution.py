@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, cast
@@ -42,6 +44,10 @@ MANIFEST_ACCEPT = ", ".join(
 MAX_MANIFEST_BYTES = 4 << 20
 """A manifest or index of a real image is a few KB; past this it is refused, not read."""
 MAX_CONFIG_BYTES = 16 << 20
+MAX_TOKEN_BYTES = 1 << 20
+"""A token answer is a few KB of JSON; a realm sending more is refused before it is parsed."""
+_MAX_TOKEN_LIFE = 24 * 3600.0
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _RETRIES = 4
 _RETRY_BUDGET = 30.0
 _MAX_REDIRECTS = 5
@@ -160,10 +166,12 @@ class RegistryClient:
         if creds is not None and not creds.is_identity_token:
             auth = (creds.username, creds.password)
         realm = challenge.params["realm"]
+        self._check_realm(realm, creds is not None)
         try:
             if creds is not None and creds.is_identity_token:
                 answer = self.session.post(
                     realm,
+                    stream=True,
                     data={
                         "grant_type": "refresh_token",
                         "refresh_token": creds.password,
@@ -175,7 +183,12 @@ class RegistryClient:
                 )
             else:
                 answer = self.session.get(
-                    realm, params=params, auth=auth, timeout=_TIMEOUT, verify=self._verify
+                    realm,
+                    params=params,
+                    auth=auth,
+                    timeout=_TIMEOUT,
+                    verify=self._verify,
+                    stream=True,
                 )
         except requests.exceptions.SSLError as exc:
             raise TargetError(self._tls_message(exc, urlparse(realm).netloc)) from exc
@@ -191,16 +204,38 @@ class RegistryClient:
                 f"{self.reference.repository}"
             )
         try:
-            document = answer.json()
+            body = self._read_bounded(answer, MAX_TOKEN_BYTES, f"the token answer of {self.host}")
+            document = json.loads(body)
             value = document.get("token") or document.get("access_token")
             expires_in = float(document.get("expires_in") or 60)
         except (ValueError, AttributeError, TypeError) as exc:
             raise TargetError(f"the token service of {self.host} answered no token") from exc
+        finally:
+            answer.close()
         if not isinstance(value, str) or not value:
             raise TargetError(f"the token service of {self.host} answered no token")
+        if not math.isfinite(expires_in):
+            expires_in = 60.0
+        expires_in = min(max(expires_in, 1.0), _MAX_TOKEN_LIFE)  # a hostile lifetime is clamped
         # Renewed a little before the registry would refuse it (a tenth of its life, at most
         # 10 s early), so a layer is never requested with a token about to expire.
         return _Token(value, time.monotonic() + expires_in - min(expires_in / 10, 10))
+
+    def _check_realm(self, realm: str, with_credentials: bool) -> None:
+        """The realm is the registry's to name, so a hostile one could ask for the password
+        in clear: credentials go to an http:// realm only on this machine or on a host the
+        user listed with --insecure-registry."""
+        parsed = urlparse(realm)
+        if parsed.scheme == "https" or (not with_credentials and parsed.scheme == "http"):
+            return
+        if parsed.scheme != "http":
+            raise TargetError(f"{self.host} names a token service that is not HTTP(S): refused")
+        if parsed.hostname in _LOOPBACK or parsed.netloc in self.options.insecure_hosts:
+            return
+        raise TargetError(
+            f"{self.host} asks for your credentials at {parsed.netloc} over plain HTTP; refused "
+            f"(list that host with --insecure-registry {parsed.netloc} if you trust the network)"
+        )
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -428,6 +463,11 @@ class _VerifiedBlob(io.RawIOBase):
             self._check()
             return 0
         n = len(data)
+        if self._size is not None and self._read + n > self._size:
+            raise OSError(
+                f"blob {self._digest[:19]}… from {self._client.host} is longer than the "
+                f"{self._size:,} bytes its manifest declares: tampered or corrupt"
+            )
         view[:n] = data
         self._sha.update(data)
         self._read += n

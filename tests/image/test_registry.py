@@ -28,6 +28,7 @@ from tests.support.registry import (
     USER,
     Registry,
     TokenServer,
+    make_ca,
     running_registry,
     token_server,
 )
@@ -612,3 +613,65 @@ def test_an_https_proxy_from_the_environment_carries_the_connection(
         run = _layerscan("layers", target, *ca, env=exempt)
         assert run.code == 0, run.stderr
         assert tunnels == []
+
+
+# --- a hostile registry or token realm ---------------------------------------------------------
+
+
+def _layers_as_logged_in_user(registry: Registry, tmp_path: Path) -> Run:
+    config = registry.docker_config(tmp_path / "config")
+    return _layerscan(
+        "layers",
+        f"registry:{registry.host}/demo:1",
+        "--ca-file",
+        str(registry.ca_file),
+        env={"DOCKER_CONFIG": str(config)},
+    )
+
+
+@pytest.mark.parametrize("announced", [-5, "nan", 1e300])
+def test_a_hostile_token_lifetime_is_clamped(
+    token_registry: tuple[Registry, TokenServer], tmp_path: Path, announced: float | str
+) -> None:
+    registry, token = token_registry
+    token.announced = announced
+    try:
+        run = _layers_as_logged_in_user(registry, tmp_path)
+    finally:
+        token.announced = 2
+    assert run.code == 0, run.stderr
+
+
+def test_a_token_answer_too_large_is_refused_unread(
+    token_registry: tuple[Registry, TokenServer], tmp_path: Path
+) -> None:
+    registry, token = token_registry
+    token.body = b'{"token": "' + b"a" * (2 << 20) + b'"}'
+    try:
+        run = _layers_as_logged_in_user(registry, tmp_path)
+    finally:
+        token.body = None
+    assert run.code == 2 and "refusing more than" in run.stderr, run.stderr
+    assert run.stderr.count("\n") == 1
+
+
+def test_credentials_are_not_sent_to_a_plain_http_realm_elsewhere(tmp_path: Path) -> None:
+    """A registry naming http://127.0.0.2/… (not this machine's name, not listed insecure) as
+    its realm would get the password in clear: refused before any request to it."""
+    elsewhere = TokenServer("http://127.0.0.2:9/token", [], 300)
+    bundle, _, _ = make_ca(tmp_path / "signer")  # the registry wants one; no token is made
+    with running_registry(tmp_path / "registry", token=(elsewhere, bundle)) as server:
+        run = _layers_as_logged_in_user(server, tmp_path)
+    assert run.code == 2, run.stderr
+    assert (
+        "over plain HTTP; refused" in run.stderr and "--insecure-registry 127.0.0.2:9" in run.stderr
+    )
+    assert PASSWORD not in run.stderr
+
+
+def test_a_blob_longer_than_declared_is_cut_at_its_size(plain_registry: Registry) -> None:
+    with faulty_proxy(plain_registry.host, Faults(overlong_blobs=1 << 20)) as proxy:
+        run = _through(proxy, "scan", "--no-cache", "-f", "json", f"registry:{proxy.host}/demo:1")
+    assert run.code in (1, 3), run.stderr
+    messages = [error["message"] for error in json.loads(run.stdout)["errors"]]
+    assert messages and all("longer than the" in message for message in messages), messages

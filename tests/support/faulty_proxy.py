@@ -1,6 +1,7 @@
 """A fault-injecting HTTP proxy in front of a real registry, for the faults a real registry
 cannot be made to show on demand: 503 and 429 answers, a manifest that is not JSON or is
-huge, a blob redirected to another host ("object storage"), a connection cut mid-blob.
+huge, a blob longer than it is, a blob redirected to another host ("object storage"), a
+connection cut mid-blob.
 
 Everything else is forwarded to the registry unchanged. The proxy asks for HTTP basic auth
 itself (so credentials are in play), and the storage host records every Authorization
@@ -31,6 +32,8 @@ class Faults:
     redirect_blobs: bool = False
     cut_blob_after: int | None = None
     """Send this many bytes of a blob over 100 kB, then close the connection."""
+    overlong_blobs: int = 0
+    """Send this many bytes more than each blob over 100 kB holds (Content-Length saying so)."""
     seen_by_storage: list[str | None] = field(default_factory=list)
     """The Authorization header of each request the storage host got."""
     requests: int = 0
@@ -99,6 +102,8 @@ def _handler(upstream: str, faults: Faults, storage: list[str]) -> type[BaseHTTP
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            if "/blobs/" in self.path and faults.overlong_blobs and len(body) > 100_000:
+                body += b"\0" * faults.overlong_blobs
             self._send(answer.status_code, body, headers)
 
     return Handler

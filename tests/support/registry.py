@@ -257,6 +257,10 @@ class TokenServer:
     issued: list[float]
     """When each token was handed out (time.time())."""
     lifetime: int
+    announced: float | str | None = None
+    """The `expires_in` it answers (a test may set a hostile one); None: `lifetime`."""
+    body: bytes | None = None
+    """Answer this instead of a token (a hostile realm)."""
 
 
 def _signed_token(
@@ -293,7 +297,7 @@ def _signed_token(
 
 @contextmanager
 def token_server(
-    folder: Path, lifetime: int = 300, announced: int | None = None
+    folder: Path, lifetime: int = 300, announced: float | None = None
 ) -> Iterator[tuple[TokenServer, Path]]:
     """A token endpoint on 127.0.0.1 and the certificate bundle the registry trusts; its
     tokens expire after `lifetime` s and it says they last `announced` s (a skewed clock)."""
@@ -320,7 +324,7 @@ def token_server(
     bundle = folder / "token-signer.crt"
     bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     der = cert.public_bytes(serialization.Encoding.DER)
-    issued: list[float] = []
+    state = TokenServer("", [], lifetime, announced)
     expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -335,8 +339,9 @@ def token_server(
             query = parse_qs(urlparse(self.path).query)
             scope = (query.get("scope") or [""])[0]
             token = _signed_token(key, der, scope, lifetime)
-            issued.append(time.time())
-            body = json.dumps({"token": token, "expires_in": announced or lifetime}).encode()
+            state.issued.append(time.time())
+            expires = lifetime if state.announced is None else state.announced
+            body = state.body or json.dumps({"token": token, "expires_in": expires}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -347,7 +352,8 @@ def token_server(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield TokenServer(f"http://127.0.0.1:{server.server_port}/token", issued, lifetime), bundle
+        state.url = f"http://127.0.0.1:{server.server_port}/token"
+        yield state, bundle
     finally:
         server.shutdown()
         server.server_close()
