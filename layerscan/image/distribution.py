@@ -47,6 +47,7 @@ MAX_CONFIG_BYTES = 16 << 20
 MAX_TOKEN_BYTES = 1 << 20
 """A token answer is a few KB of JSON; a realm sending more is refused before it is parsed."""
 _MAX_TOKEN_LIFE = 24 * 3600.0
+_MAX_ERROR_BYTES = 64 << 10
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _RETRIES = 4
 _RETRY_BUDGET = 30.0
@@ -338,11 +339,12 @@ class RegistryClient:
 
     def _not_found(self, response: requests.Response, what: str) -> TargetError:
         codes = ""
-        try:
-            errors = response.json().get("errors") or []
+        try:  # an error body is a few hundred bytes; a hostile one is not read past 64 KiB
+            body = self._read_bounded(response, _MAX_ERROR_BYTES, f"the 404 answer for {what}")
+            errors = json.loads(body).get("errors") or []
             codes = " ".join(str(error.get("code")) for error in errors if isinstance(error, dict))
-        except (ValueError, AttributeError):
-            pass
+        except (TargetError, ValueError, AttributeError):
+            codes = ""
         repository = self.reference.repository
         if "NAME_UNKNOWN" in codes or (what.startswith("tag ") and not self._repository_exists()):
             return TargetError(f"{self.host} has no repository {repository!r} (HTTP 404)")
@@ -352,7 +354,7 @@ class RegistryClient:
         """Registries answer MANIFEST_UNKNOWN for a tag of a repository they do not have;
         its tag list says which it is (NAME_UNKNOWN)."""
         try:
-            response = self.get(f"/v2/{self.reference.repository}/tags/list?n=1")
+            response = self.get(f"/v2/{self.reference.repository}/tags/list?n=1", stream=True)
         except TargetError:
             return True  # cannot tell: say the tag is missing, as the registry did
         with response:
