@@ -205,3 +205,39 @@ def image_forms(
             "docker": f"docker:{tag}",
         }
     return forms
+
+
+def _builder_unavailable(builder: str, reason: str) -> None:
+    if os.environ.get("LAYERSCAN_REQUIRE_ENGINE") == "1":
+        pytest.fail(f"the {builder} builder is required here but {reason}", pytrace=False)
+    pytest.skip(f"the {builder} builder cannot run: {reason}")
+
+
+@pytest.fixture(scope="session")
+def builder_images(
+    engine: Any, credentials: Credentials, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """fixtures/builders built by the classic builder, BuildKit and buildah (with --layers, and
+    squashed): builder -> target. The rendered Dockerfile sits next to each archive
+    (fixtures.builders.build.dockerfile_of)."""
+    from fixtures.builders import build as builders
+
+    folder = tmp_path_factory.mktemp("builders")
+    fixture_build.ensure_base(engine)
+    base = fixture_build.save(fixture_build.BASE_IMAGE, folder / "base.tar", engine)
+    steps = {
+        "classic": lambda: builders.build_classic(folder, credentials, engine),
+        "buildkit": lambda: builders.build_buildkit(folder, credentials, engine),
+        "buildah": lambda: builders.build_buildah(folder, credentials, True, base),
+        "buildah-squashed": lambda: builders.build_buildah(folder, credentials, False, base),
+    }
+    images: dict[str, str] = {}
+    for builder, step in steps.items():
+        try:
+            archive = step()
+        except builders.BuilderUnavailable as error:
+            _builder_unavailable(builder, str(error))
+        else:
+            kind = "oci-archive" if builder.startswith("buildah") else "docker-archive"
+            images[builder] = f"{kind}:{archive}"
+    return images

@@ -10,15 +10,18 @@ import json
 import logging
 import sys
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..engine.cache import default_cache_dir
 from ..engine.document import build_document, failed_document
 from ..engine.options import DEFAULT_MAX_FILE_BYTES, ScanOptions, ScanResult
 from ..engine.scan import scan
 from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_INTERNAL, LayerscanError, OutputError
+from ..image.source import OpenOptions
 from ..layers.recover import DEFAULT_MAX_SIZE
 from ..model.instruction import abbreviate
 from ..model.severity import Severity
@@ -34,6 +37,7 @@ from ..policy import (
     policy_summary,
 )
 from ..report import Format, render
+from ..report.json_report import escape_unsafe
 from ..report.table import summary_line, terminal_safe
 from .evidence import export_command, extract_command
 from .exits import fail, reported_errors
@@ -390,9 +394,26 @@ def _verified(verified: bool | None) -> str:
     return "yes" if verified else "NO"
 
 
+class HistoryFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
 @app.command("history")
 def history_command(
     target: TargetArg,
+    dockerfile: Annotated[
+        bool,
+        typer.Option(
+            "--dockerfile",
+            help="Reconstruct the Dockerfile: the base as one FROM, each step with what its "
+            "layer wrote, its size and findings (scans the image, through the layer cache)",
+        ),
+    ] = False,
+    output_format: Annotated[
+        HistoryFormat, typer.Option("-f", "--format", help="table (or Dockerfile text) or json")
+    ] = HistoryFormat.TABLE,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write it here")] = None,
     image: ImageOpt = None,
     platform: PlatformOpt = None,
     ca_file: CaFileOpt = None,
@@ -401,27 +422,48 @@ def history_command(
     password_stdin: PasswordStdinOpt = False,
     show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
-    """Every history entry, empty layers included, with secrets redacted."""
+    """Every history entry, empty layers included, with secrets redacted; or, with
+    --dockerfile, the Dockerfile the image was built from."""
+    with reported_errors():
+        if output is not None:
+            refuse_special(output)
+        opening = open_options(
+            image,
+            platform,
+            max_image_bytes,
+            ca_file,
+            insecure_registry,
+            username,
+            password_stdin,
+        )
+    if dockerfile:
+        _dockerfile(target, opening, output_format, output, show_secrets, cache_dir, no_cache)
+        return
     from tabulate import tabulate
 
     from ..engine.inspect import list_history
 
     with reported_errors():
-        listing = list_history(
-            target,
-            open_options(
-                image,
-                platform,
-                max_image_bytes,
-                ca_file,
-                insecure_registry,
-                username,
-                password_stdin,
-            ),
-            show_secrets,
-        )
-    rows = [
+        listing = list_history(target, opening, show_secrets)
+    if output_format is HistoryFormat.JSON:
+        rows = [
+            {
+                "step": row.index,
+                "layer": row.layer_index,
+                "empty_layer": row.empty_layer,
+                "created": row.created,
+                "created_by": row.created_by,
+            }
+            for row in listing.rows
+        ]
+        data = {"schema_version": 1, "history": rows, "warnings": list(listing.warnings)}
+        with reported_errors():
+            _write(escape_unsafe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n", output)
+        return
+    table = [
         [
             row.index,
             "" if row.layer_index is None else row.layer_index,
@@ -431,13 +473,45 @@ def history_command(
         ]
         for row in listing.rows
     ]
-    typer.echo(
-        tabulate(
-            rows, headers=["step", "layer", "empty", "created", "created_by"], tablefmt="simple"
-        )
+    text = tabulate(
+        table, headers=["step", "layer", "empty", "created", "created_by"], tablefmt="simple"
     )
+    with reported_errors():
+        _write(text + "\n", output)
     for warning in listing.warnings:
         typer.echo(terminal_safe(f"warning: {warning}"), err=True)
+
+
+def _dockerfile(
+    target: str,
+    opening: OpenOptions,
+    output_format: HistoryFormat,
+    output: Path | None,
+    show_secrets: bool,
+    cache_dir: Path | None,
+    no_cache: bool,
+) -> None:
+    from ..engine.dockerfile import reconstruct, reconstruction_document
+    from ..report import dockerfile as dockerfile_report
+
+    options = ScanOptions(
+        image_ref=opening.image_ref,
+        platform=opening.platform,
+        registry=opening.registry,
+        cache_dir=None if no_cache else cache_dir or default_cache_dir(),
+        walk_limits=replace(
+            LIMITS, max_image_bytes=opening.max_spool_bytes or LIMITS.max_image_bytes
+        ),
+    )
+    with reported_errors():
+        document = reconstruction_document(reconstruct(target, options, show_secrets))
+        if output_format is HistoryFormat.JSON:
+            text = escape_unsafe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+        else:
+            text = dockerfile_report.render(document)
+        _write(text, output)
+    if not document["complete"]:
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("recover")

@@ -108,6 +108,9 @@ class Image:
     config_bytes: bytes = field(default=b"", repr=False, compare=False)
     """The config exactly as the image holds it: what `config_digest` hashes, and what an
     export writes back (re-encoding `config` would change the image's ID)."""
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """The manifest's annotations (OCI): builders record the base image there
+    (`org.opencontainers.image.base.name`); a docker-save tarball has none."""
 
     def identity(self) -> dict[str, str | None]:
         """Who the image is, as every report and manifest names it."""
@@ -237,6 +240,7 @@ def assemble_image(
     digest: str | None,
     config_digest: str | None = None,
     warnings: Sequence[str] = (),
+    annotations: object = None,
 ) -> Image:
     """Validate what a source found and build the shared `Image` from it."""
     config = parse_json(config_bytes, "image config")
@@ -293,4 +297,12 @@ def assemble_image(
         config=config,
         warnings=tuple(notes),
         config_bytes=config_bytes,
+        annotations=string_map(annotations),
     )
+
+
+def string_map(value: object) -> dict[str, str]:
+    """The string entries of an untrusted JSON object (annotations, labels); others dropped."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}

@@ -211,6 +211,7 @@ def load_manifest(
         reference=reference,
         digest=manifest_digest,
         config_digest=config_digest,
+        annotations=manifest.get("annotations"),
     )
 
 

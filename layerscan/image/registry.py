@@ -123,5 +123,6 @@ def open_source(location: str, *, target: str, options: OpenOptions, resources: 
         reference=str(reference),
         digest=digest,
         config_digest=config["digest"],
+        annotations=manifest.get("annotations"),
     )
     return image

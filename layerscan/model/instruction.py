@@ -35,7 +35,7 @@ KEYWORDS = frozenset(
     }
 )
 
-_NOP = re.compile(r"^(?:/bin/sh|/bin/bash|cmd /S /C)\s+-c\s+#\(nop\)\s*(.*)$", re.DOTALL)
+_NOP_MARK = "#(nop)"
 _TOKEN = re.compile(r"\S+")
 _ARG_COUNT = re.compile(r"^\|(\d+)\s+")
 _BUILDKIT_SUFFIX = " # buildkit"
@@ -48,6 +48,8 @@ class Instruction:
     keyword: str
     arguments: str
     build_args: dict[str, str] = field(default_factory=dict)
+    exec_form: bool = False
+    """A RUN whose command was no `SHELL -c` line: exec form (`RUN ["make", "all"]`)."""
 
     def __str__(self) -> str:
         if not self.keyword:
@@ -135,6 +137,22 @@ def _after_shell_c(command: str) -> str | None:
     return None if flag is None else command[ends[flag] :].lstrip()
 
 
+def _nop_body(text: str) -> str | None:
+    """What follows `SHELL -c #(nop)` (the classic builder's and buildah's metadata steps),
+    or None. The shell is the one in force: `SHELL ["/bin/sh", "-e", "-c"]` makes later
+    steps read `/bin/sh -e -c #(nop) ...`, and Windows images use `cmd /S /C`."""
+    mark = text.find(_NOP_MARK, 0, _SHELL_PREFIX_WINDOW)
+    if mark <= 0:
+        return None
+    head = text[:mark].split()
+    if len(head) < 2 or head[-1] not in ("-c", "/C", "/c"):
+        return None
+    shell = head[0]
+    if not (shell.endswith("sh") or shell.lower() == "cmd"):
+        return None
+    return text[mark + len(_NOP_MARK) :].strip()
+
+
 def parse_created_by(created_by: str) -> Instruction:
     """Recover keyword, arguments and build args from any builder's `created_by`."""
     text = created_by.strip()
@@ -142,9 +160,8 @@ def parse_created_by(created_by: str) -> Instruction:
         return Instruction("", "")
     if text.endswith(_BUILDKIT_SUFFIX.strip()) and text.endswith(_BUILDKIT_SUFFIX):
         text = text[: -len(_BUILDKIT_SUFFIX)].rstrip()
-    nop = _NOP.match(text)
-    if nop:
-        body = nop.group(1).strip()
+    body = _nop_body(text)
+    if body is not None:
         keyword, _, arguments = body.partition(" ")
         if keyword.upper() in KEYWORDS:
             return Instruction(keyword.upper(), arguments.strip())
@@ -161,4 +178,4 @@ def parse_created_by(created_by: str) -> Instruction:
     elif not build_args and keyword != "RUN" and not command.startswith("/"):
         # Not a shell line we recognise (a tool's own comment): keep it verbatim.
         return Instruction("", created_by.strip())
-    return Instruction("RUN", command.strip(), build_args)
+    return Instruction("RUN", command.strip(), build_args, exec_form=shell_command is None)

@@ -67,6 +67,7 @@ class Kind(StrEnum):
     SCAN_TABLE = "scan"
     LAYERS = "layers"
     HISTORY = "history"
+    DOCKERFILE = "history --dockerfile"
     RECOVER = "recover"
     EXTRACT = "extract"
     EXTRACT_LINKS = "extract --symlinks"
@@ -598,7 +599,8 @@ class CaseRun:
 
 
 def case_commands(case: Case, target: str) -> list[Command]:
-    """scan (JSON and table), layers, history, and recover of every planted path.
+    """scan (JSON and table), layers, history (and --dockerfile), and recover of every
+    planted path.
 
     A heavy case (a bomb whose every walk costs up to the time bound) runs the JSON scan and
     the recoveries only: the table scan and `layers` walk the layers the same way.
@@ -618,6 +620,11 @@ def case_commands(case: Case, target: str) -> list[Command]:
             Command(Kind.SCAN_TABLE, ("scan", "--", target), case.scan_codes),
             Command(Kind.LAYERS, ("layers", "--", target), frozenset({0, 3} if readable else {2})),
             Command(Kind.HISTORY, ("history", "--", target), frozenset({0} if readable else {2})),
+            Command(
+                Kind.DOCKERFILE,
+                ("history", "--dockerfile", "--", target),
+                frozenset({0, 3} if readable else {2}),
+            ),
         ]
     # extract and export (issue 14): a readable image extracts (perhaps incompletely) and
     # exports or is refused (a damaged or tampered layer: 3); an unreadable one is exit 2.
