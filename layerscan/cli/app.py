@@ -7,7 +7,6 @@ errors.py for what each code means to a CI job).
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from dataclasses import replace
 from enum import StrEnum
@@ -40,7 +39,7 @@ from ..report import Format, render
 from ..report.json_report import escape_unsafe
 from ..report.table import summary_line, terminal_safe
 from .evidence import export_command, extract_command
-from .exits import fail, reported_errors
+from .exits import fail, log_to_stderr, reported_errors
 from .options import (
     DEFAULT_DEPTH,
     LIMITS,
@@ -116,20 +115,9 @@ def _write(text: str, output: Path | None) -> None:
         write_output(output, text)
 
 
-class _TerminalSafeFormatter(logging.Formatter):
-    """Log lines quote paths and names from the image: escaped like the table, so an image
-    cannot drive the terminal (ESC sequences, OSC 52 clipboard writes) through -v."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return terminal_safe(super().format(record))
-
-
 def _run_scan(target: str, options: ScanOptions, quiet: bool, verbose: bool) -> ScanResult:
     """Scan with a progress line on a terminal."""
-    # Warnings (a layer cache refused) show without -v; -v adds what was skipped and why.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_TerminalSafeFormatter("layerscan: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    log_to_stderr(verbose)
     progress = Progress() if Progress.wanted(quiet) else None
     try:
         with reported_errors():
@@ -632,3 +620,8 @@ def rules_command(
 def version_command() -> None:
     """Print the versions of layerscan, detect-secrets, Hyperscan and Python."""
     _print_versions()
+
+
+from .diff_command import diff_command  # noqa: E402  (registered here: no import cycle)
+
+app.command("diff")(diff_command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -25,3 +27,18 @@ def reported_errors() -> Iterator[None]:
         yield
     except LayerscanError as exc:
         fail(exc)
+
+
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines quote paths and names from the image: escaped like the table, so an image
+    cannot drive the terminal (ESC sequences, OSC 52 clipboard writes) through -v."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
+
+
+def log_to_stderr(verbose: bool) -> None:
+    """Warnings (a layer cache refused) show without -v; -v adds what was skipped and why."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_TerminalSafeFormatter("layerscan: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])

@@ -234,6 +234,29 @@ def test_a_rescan_of_a_tag_sharing_its_layers_downloads_only_its_own(
     assert not set(fetched) & set(after_first)
 
 
+def test_a_diff_of_two_tags_downloads_each_shared_layer_once_and_then_none(
+    registry: Registry, logged_in: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 16: the layer cache makes a diff of two tags sharing their base cost about one
+    scan of the new layers (the versions come from the cache: no second download)."""
+    ca = ["--ca-file", str(registry.ca_file), "--cache-dir", str(tmp_path / "cache")]
+    tags = [f"registry:{registry.host}/demo:1", f"registry:{registry.host}/demo:2"]
+    before = len(registry.blob_requests())
+    cold = _layerscan("diff", "-f", "json", *tags, *ca, env=logged_in)
+    assert cold.code == 0, cold.stderr
+    fetched = registry.blob_requests()[before:]
+    assert len(fetched) == 13, fetched  # two configs, ten shared layers, one of demo:2's own
+    assert len(set(fetched)) == 13
+    report = json.loads(cold.stdout)
+    assert report["summary"]["layers"] == {"shared": 10, "dropped": 0, "added": 1}
+    assert [f["path"] for f in report["files"]["added"]] == ["/srv/second.txt"]
+    assert report["summary"]["findings"]["new"] == 0
+    warm = _layerscan("diff", "-f", "json", *tags, *ca, env=logged_in)
+    assert warm.code == 0, warm.stderr
+    assert len(registry.blob_requests()) - before - len(fetched) == 2  # the two configs
+    assert json.loads(warm.stdout)["summary"] == report["summary"]
+
+
 def test_a_tampered_blob_damages_its_layer_and_exits_3(
     logged_in: dict[str, str], tmp_path: Path
 ) -> None:
