@@ -29,6 +29,7 @@ from ..model.findings import Finding, Status, redact_known
 from ..model.safe_text import printable
 from ..model.walk_log import LayerProblem, WalkLog
 from ..version import __version__
+from .document import finding_record
 from .options import ProgressHook, ScanOptions, ScanResult
 from .scan import scan
 
@@ -410,30 +411,4 @@ def _finding(
     clean: Callable[[str | None], str | None],
     accepted: str | None,
 ) -> dict[str, Any]:
-    layer, removed = finding.layer, finding.removed_by
-    return {
-        "fingerprint": finding.fingerprint,
-        "rule": finding.rule.id,
-        "title": finding.rule.title,
-        "severity": str(finding.severity),
-        "source": str(finding.source),
-        "path": finding.path,
-        "nested_path": finding.nested_path,
-        "line": finding.line,
-        "key": finding.key,
-        "layer": None
-        if layer is None
-        else {
-            "index": layer.index,
-            "diff_id": layer.diff_id,
-            "instruction": clean(layer.instruction),
-            "history_index": layer.history_index,
-        },
-        "status": str(finding.status),
-        "removed_by": None
-        if removed is None
-        else {"index": removed.index, "instruction": clean(removed.instruction)},
-        "secret": finding.shown_secret(show_secrets),
-        "secret_sha256": finding.secret_sha256,
-        "accepted": accepted,
-    }
+    return {**finding_record(finding, show_secrets, clean), "accepted": accepted}

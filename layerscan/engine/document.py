@@ -70,7 +70,7 @@ def build_document(
                 "diff_id_actual": check.diff_id_actual if check else None,
             }
         )
-    findings = [_finding(finding, show_secrets, clean) for finding in listed]
+    findings = [finding_record(finding, show_secrets, clean) for finding in listed]
     by_severity = Counter(str(f.severity) for f in listed)
     by_status = Counter(str(f.status) for f in listed)
     warnings = result.warnings + [
@@ -132,9 +132,10 @@ def _rules(result: ScanResult, listed: Sequence[Finding]) -> dict[str, dict[str,
     }
 
 
-def _finding(
+def finding_record(
     finding: Finding, show_secrets: bool, clean: Callable[[str | None], str | None]
 ) -> dict[str, Any]:
+    """One finding as every JSON document lists it (`clean` redacts instructions)."""
     layer = finding.layer
     return {
         "fingerprint": finding.fingerprint,
