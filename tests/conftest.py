@@ -241,3 +241,29 @@ def builder_images(
             kind = "oci-archive" if builder.startswith("buildah") else "docker-archive"
             images[builder] = f"{kind}:{archive}"
     return images
+
+
+@pytest.fixture(scope="session")
+def hygiene_images(
+    engine: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, str]]:
+    """fixtures/hygiene's good and bad Dockerfiles, each built by the classic builder, BuildKit
+    and buildah: fixture -> builder -> target. The bad one fetches from an HTTP server on
+    127.0.0.1 that lives while they build; the rendered Dockerfile sits next to each archive
+    (fixtures.builders.build.dockerfile_of)."""
+    from fixtures.builders.build import BuilderUnavailable
+    from fixtures.hygiene import build as hygiene
+
+    folder = tmp_path_factory.mktemp("hygiene")
+    base = hygiene.save_base(folder, engine)
+    images: dict[str, dict[str, str]] = {fixture: {} for fixture in hygiene.FIXTURES}
+    with hygiene.serving() as port:
+        for fixture in hygiene.FIXTURES:
+            for builder in hygiene.BUILDERS:
+                try:
+                    target = hygiene.build(fixture, builder, folder, engine, port, base)
+                except BuilderUnavailable as error:
+                    _builder_unavailable(builder, str(error))
+                else:
+                    images[fixture][builder] = target
+    return images

@@ -45,6 +45,7 @@ from .options import (
     LIMITS,
     CacheDirOpt,
     CaFileOpt,
+    ChecksOpt,
     ImageOpt,
     InsecureRegistryOpt,
     JobsOpt,
@@ -184,8 +185,10 @@ def scan_command(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     jobs: JobsOpt = 0,
+    checks: ChecksOpt = None,
 ) -> None:
-    """Scan every layer, the build history and the config for secrets; gate by exit code."""
+    """Scan every layer, the build history and the config for secrets and image hygiene
+    problems; gate by exit code."""
     with reported_errors():
         reports = report_outputs(output_format, output)
         for _, path in reports:
@@ -195,22 +198,23 @@ def scan_command(
         ignores = load_ignore_rules(ignore_file)
     with reported_errors():  # --password-stdin without --username and such
         registry = registry_options(ca_file, insecure_registry, username, password_stdin)
-    options = scan_options(
-        image,
-        platform,
-        max_file_size,
-        rules,
-        max_layer_bytes,
-        max_ratio,
-        max_image_bytes,
-        max_layer_entries,
-        max_entries,
-        max_archive_depth,
-        cache_dir,
-        no_cache,
-        jobs,
-        registry,
-    )
+        options = scan_options(
+            image,
+            platform,
+            max_file_size,
+            rules,
+            max_layer_bytes,
+            max_ratio,
+            max_image_bytes,
+            max_layer_entries,
+            max_entries,
+            max_archive_depth,
+            cache_dir,
+            no_cache,
+            jobs,
+            registry,
+            checks,
+        )
     try:
         result = _run_scan(target, options, quiet, verbose)
         outcome = apply_policy(result.findings, accepted, ignores)
@@ -625,3 +629,7 @@ def version_command() -> None:
 from .diff_command import diff_command  # noqa: E402  (registered here: no import cycle)
 
 app.command("diff")(diff_command)
+
+from .hunt_command import hunt_command  # noqa: E402  (registered here: no import cycle)
+
+app.command("hunt")(hunt_command)

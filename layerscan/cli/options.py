@@ -16,6 +16,7 @@ from ..image.credentials import Credentials
 from ..image.distribution import RegistryOptions
 from ..image.source import OpenOptions
 from ..layers.reader import WalkLimits
+from ..model.findings import Kind
 from ..report import Format
 from ..streams.compression import LayerLimits
 
@@ -84,6 +85,13 @@ UsernameOpt = Annotated[
 PasswordStdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="Read the registry password from stdin")
 ]
+ChecksOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--checks",
+        help="Kinds of findings: secrets, misconfig (image hygiene), or both (the default)",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the summary line")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="Log what was skipped and why")]
 
@@ -151,9 +159,11 @@ def scan_options(
     no_cache: bool,
     jobs: int,
     registry: RegistryOptions | None = None,
+    checks: str | None = None,
 ) -> ScanOptions:
     """The options of `scan` and `baseline` as the engine takes them."""
     return ScanOptions(
+        kinds=finding_kinds(checks),
         workers={0: None, 1: -1}.get(jobs, jobs),
         cache_dir=None if no_cache else cache_dir or default_cache_dir(),
         reuse_image_results=True,  # reports need the findings and per-layer counts only
@@ -167,6 +177,22 @@ def scan_options(
             max_layer_bytes, max_ratio, max_image_bytes, max_layer_entries, max_entries
         ),
     )
+
+
+_CHECK_NAMES = {"secrets": Kind.SECRET, "misconfig": Kind.MISCONFIG}
+
+
+def finding_kinds(checks: str | None) -> frozenset[Kind]:
+    """`--checks secrets,misconfig` as the kinds of findings to report (both by default)."""
+    if checks is None:
+        return frozenset(Kind)
+    names = [name.strip() for name in checks.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(_CHECK_NAMES))
+    if unknown or not names:
+        raise UsageError(
+            f"--checks takes {' and '.join(_CHECK_NAMES)}, comma-separated; got {checks!r}"
+        )
+    return frozenset(_CHECK_NAMES[name] for name in names)
 
 
 def walk_limits(

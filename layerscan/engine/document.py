@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..model.findings import Finding, Status, redact_known
+from ..model.findings import Finding, Kind, Status, redact_known
 from ..model.safe_text import printable
 from ..model.severity import Severity
 from ..version import __version__
@@ -73,6 +73,7 @@ def build_document(
     findings = [finding_record(finding, show_secrets, clean) for finding in listed]
     by_severity = Counter(str(f.severity) for f in listed)
     by_status = Counter(str(f.status) for f in listed)
+    by_kind = Counter(str(f.kind) for f in listed)
     warnings = result.warnings + [
         f"ignore entry {rule['entry']} ({rule['reason']}) expired on {rule['expires']} "
         "and no longer applies"
@@ -101,6 +102,7 @@ def build_document(
                 "found": len(result.findings),
                 "by_severity": {str(s): by_severity.get(str(s), 0) for s in Severity},
                 "by_status": {str(s): by_status.get(str(s), 0) for s in Status},
+                "by_kind": {str(k): by_kind.get(str(k), 0) for k in Kind},
                 "layers": len(image.layers),
                 "files_scanned": result.files_scanned,
                 "bytes_scanned": result.bytes_scanned,
@@ -117,7 +119,7 @@ def build_document(
     return document
 
 
-def _rules(result: ScanResult, listed: Sequence[Finding]) -> dict[str, dict[str, str]]:
+def _rules(result: ScanResult, listed: Sequence[Finding]) -> dict[str, dict[str, str | None]]:
     """Every rule a listed finding refers to: reports (SARIF above all) describe them once."""
     used = {finding.rule.id for finding in listed}
     return {
@@ -126,6 +128,8 @@ def _rules(result: ScanResult, listed: Sequence[Finding]) -> dict[str, dict[str,
             "severity": str(meta.severity),
             "confidence": str(meta.confidence),
             "description": meta.description,
+            "remediation": meta.remediation or None,
+            "reference": meta.reference or None,
         }
         for rule_id, meta in sorted(result.rules.items())
         if rule_id in used
@@ -169,6 +173,8 @@ def finding_record(
         "also_matched": list(finding.also_matched),
         "reason": finding.reason,
         "note": finding.note,
+        "kind": str(finding.kind),
+        "evidence": finding.evidence,
     }
 
 

@@ -11,12 +11,17 @@ import logging
 from collections import Counter, deque
 from dataclasses import replace
 
+from ..checks import facts
+from ..checks.context import CheckContext
+from ..checks.rules import RULES as CHECK_RULES
+from ..checks.run import run_checks
 from ..content import ContentLimits
 from ..detect.engine import Engine
 from ..detect.history import METADATA_RULES, MetadataHit, scan_config, scan_history
 from ..detect.paths import NAME_RULE_METAS
 from ..detect.secrets_core import RULE_PREFIX as CORE_PREFIX
 from ..detect.vendored import PackageFiles, is_vendored
+from ..image.base import find_base
 from ..image.model import Image, Layer
 from ..layers.entries import EntryKind, Version
 from ..layers.reader import layer_within_image_limits
@@ -62,6 +67,7 @@ def scan_image(
     waiting: deque[tuple[Layer, LayerOutcome, bool, FileState | None]] = deque()
     read_before: dict[str, LayerOutcome] = {}  # by blob key: a repeated layer is read once
     reusable = False  # whether this scan's result may be stored for the image
+    facts_by_layer: dict[int, tuple[dict[str, bytes], dict[str, list[str]]]] = {}
 
     def settle() -> None:
         """Replay, in order, the layers whose outcomes are complete (while later layers are
@@ -88,6 +94,8 @@ def scan_image(
                 log.checks[layer.index] = outcome.check
             skipped.update(outcome.skipped)
             packages.update(outcome.packages)
+            if outcome.kept or outcome.installed:
+                facts_by_layer[layer.index] = (outcome.kept, outcome.installed)
             _replay(outcome, timeline, log, matches)
 
     image_key = None
@@ -151,6 +159,7 @@ def scan_image(
     log.problems.sort(key=lambda problem: problem.layer_index)  # stable: in-layer order kept
     findings = _file_findings(image, matches, packages)
     findings += _metadata_findings(image, scan_history(image, engine) + scan_config(image, engine))
+    findings += run_checks(_check_context(image, timeline, facts_by_layer, packages))
     findings.sort(key=_finding_order)
     if cache is not None and image_key is not None and reusable:
         cache.put_image_result(
@@ -217,10 +226,32 @@ def _wants_workers(image: Image, options: ScanOptions) -> bool:
     return sum(layer.size or 0 for layer in image.layers) >= PARALLEL_FROM
 
 
+def _check_context(
+    image: Image,
+    timeline: Timeline,
+    facts_by_layer: dict[int, tuple[dict[str, bytes], dict[str, list[str]]]],
+    packages: PackageFiles,
+) -> CheckContext:
+    """What the hygiene checks read: the final version of each kept file and package
+    database, taken from the layer that wrote it."""
+    files: dict[str, bytes] = {}
+    installed: set[str] = set()
+    for path in (*facts.KEPT_FILES, *facts.PACKAGE_DATABASES):
+        version = timeline.present(path)
+        kept, databases = facts_by_layer.get(version.layer_index, ({}, {})) if version else ({}, {})
+        if path in kept:
+            files[path] = kept[path]
+        installed.update(databases.get(path, ()))
+    return CheckContext(
+        image, timeline, find_base(image), files, frozenset(installed), packages.owns
+    )
+
+
 def rule_catalog(engine: Engine) -> dict[str, RuleMeta]:
     """Every rule id a finding of this engine can carry."""
     catalog = engine.catalog()
     catalog.update({rule.id: rule for rule in (*METADATA_RULES, *NAME_RULE_METAS)})
+    catalog.update(CHECK_RULES)
     return catalog
 
 

@@ -120,9 +120,14 @@ def history_secrets(image: Image) -> list[str]:
 
 def rule_catalogue() -> list[RuleGroup]:
     """Every rule layerscan can report, grouped by where it comes from."""
+    from ..checks.rules import RULES
     from ..detect.catalogue import rule_groups  # deferred: it compiles every rule
 
-    return rule_groups()
+    hygiene = RuleGroup(
+        "Image hygiene checks, kind misconfig (layerscan/checks/)",
+        tuple((meta, meta.reference or "-") for meta in RULES.values()),
+    )
+    return [*rule_groups(), hygiene]
 
 
 def versions() -> list[tuple[str, str]]:

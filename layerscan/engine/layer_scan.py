@@ -8,6 +8,7 @@ reused by every image that shares the layer.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ..checks import facts
 from ..content.limits import ContentLimits
 from ..content.shard import shard_of
 from ..detect.engine import Engine, Match
@@ -43,6 +45,10 @@ SHARD_FROM = 2 << 20
 """A zip this large (a wheel, a jar) is split between the workers, member by member."""
 
 
+FileBytes = bytes
+"""(`bytes` is also a field of LayerOutcome: this names the type inside it.)"""
+
+
 @dataclass
 class LayerOutcome:
     """Everything one layer contributes to a scan."""
@@ -58,6 +64,10 @@ class LayerOutcome:
     bytes: int = 0
     packages: set[str] = field(default_factory=set)
     """Paths the layer's package databases list (for the vendored-code test)."""
+    kept: dict[str, FileBytes] = field(default_factory=dict)
+    """The bytes of the small files the hygiene checks read (checks/facts.py), by path."""
+    installed: dict[str, list[str]] = field(default_factory=dict)
+    """What each package database this layer wrote lists as installed, by its path."""
     entries_read: int = 0
     uncompressed_bytes: int = 0
     batches_out: int = 0
@@ -134,6 +144,10 @@ def scan_layer(
             on_file(outcome.files, outcome.bytes)
         if PackageFiles.is_database(entry.display_path):
             packages.learn(entry.display_path, data)
+        if facts.keeps(entry.path) and len(data) <= facts.MAX_KEPT_BYTES:
+            outcome.kept[entry.path] = data
+        elif facts.is_package_database(entry.path):
+            outcome.installed[entry.path] = facts.installed_packages(entry.path, data)
         if pool is None:
             record(
                 position, entry.display_path, *scan_file(entry.display_path, data, engine, content)
@@ -175,7 +189,18 @@ def dump_outcome(outcome: LayerOutcome) -> bytes:
     """The outcome as JSON (never pickle: a cache file must not be able to run code)."""
     document = {
         "entries": [
-            [e.path, str(e.kind), e.size, e.mode, e.mtime, e.uid, e.gid, e.link_target, e.ordinal]
+            [
+                e.path,
+                str(e.kind),
+                e.size,
+                e.mode,
+                e.mtime,
+                e.uid,
+                e.gid,
+                e.link_target,
+                e.ordinal,
+                e.capabilities,
+            ]
             for e in outcome.entries
         ],
         "matches": {
@@ -202,6 +227,8 @@ def dump_outcome(outcome: LayerOutcome) -> bytes:
         "files": outcome.files,
         "bytes": outcome.bytes,
         "packages": sorted(outcome.packages),
+        "kept": {path: base64.b64encode(data).decode() for path, data in outcome.kept.items()},
+        "installed": outcome.installed,
         "entries_read": outcome.entries_read,
         "uncompressed_bytes": outcome.uncompressed_bytes,
     }
@@ -217,6 +244,8 @@ _OUTCOME_FIELDS = (
     "files",
     "bytes",
     "packages",
+    "kept",
+    "installed",
     "entries_read",
     "uncompressed_bytes",
 )
@@ -263,9 +292,41 @@ def load_outcome(data: bytes, index: int, rules: Mapping[str, RuleMeta]) -> Laye
             store.text(path, "a package path")
             for path in store.items(document["packages"], "packages")
         },
+        kept={
+            _kept_path(path): _base64(data)
+            for path, data in store.record_of(document["kept"], "kept files").items()
+        },
+        installed={
+            _database_path(path): [
+                store.text(name, "a package name") for name in store.items(names, "packages")
+            ]
+            for path, names in store.record_of(document["installed"], "installed").items()
+        },
         entries_read=store.natural(document["entries_read"], "entries read"),
         uncompressed_bytes=store.natural(document["uncompressed_bytes"], "uncompressed bytes"),
     )
+
+
+def _kept_path(path: str) -> str:
+    if not facts.keeps(path):
+        raise store.Unusable("a kept file the checks do not keep")
+    return path
+
+
+def _database_path(path: str) -> str:
+    if not facts.is_package_database(path):
+        raise store.Unusable("a package database the checks do not read")
+    return path
+
+
+def _base64(value: object) -> bytes:
+    try:
+        data = base64.b64decode(store.text(value, "a kept file"), validate=True)
+    except ValueError as exc:
+        raise store.Unusable("a kept file is not base64") from exc
+    if len(data) > facts.MAX_KEPT_BYTES:
+        raise store.Unusable("a kept file is larger than the checks keep")
+    return data
 
 
 _KINDS = {str(kind): kind for kind in EntryKind}
@@ -276,8 +337,8 @@ def _load_entry(item: object, index: int) -> Entry:
     """One entry, checked field by field. A layer holds up to hundreds of thousands: the
     common case (every field right) is checked inline, and anything else goes through the
     readers one by one, which name what does not fit (or build the same entry)."""
-    if type(item) is list and len(item) == 9:
-        path, kind, size, mode, mtime, uid, gid, link, ordinal = item
+    if type(item) is list and len(item) == 10:
+        path, kind, size, mode, mtime, uid, gid, link, ordinal, capabilities = item
         if (
             type(path) is str
             and type(kind) is str
@@ -294,6 +355,7 @@ def _load_entry(item: object, index: int) -> Entry:
             and math.isfinite(mtime)
             and (link is None or type(link) is str)
             and (ordinal is None or (type(ordinal) is int and 0 <= ordinal <= _BOUND))
+            and type(capabilities) is bool
         ):
             return Entry(
                 layer_index=index,
@@ -306,8 +368,11 @@ def _load_entry(item: object, index: int) -> Entry:
                 gid=gid,
                 link_target=link,
                 ordinal=ordinal,
+                capabilities=capabilities,
             )
-    path, kind, size, mode, mtime, uid, gid, link, ordinal = store.items(item, "an entry", 9)
+    path, kind, size, mode, mtime, uid, gid, link, ordinal, capabilities = store.items(
+        item, "an entry", 10
+    )
     return Entry(
         layer_index=index,
         path=store.text(path, "an entry's path"),
@@ -319,6 +384,7 @@ def _load_entry(item: object, index: int) -> Entry:
         gid=store.integer(gid, "an entry's gid"),
         link_target=store.maybe_text(link, "an entry's link target"),
         ordinal=store.maybe_natural(ordinal, "an entry's position in its layer"),
+        capabilities=store.truth(capabilities, "an entry's capabilities flag"),
     )
 
 

@@ -17,7 +17,7 @@ from ..image.model import Image
 from ..image.source import OpenOptions
 from ..layers.reader import WalkLimits
 from ..layers.timeline import Timeline
-from ..model.findings import Finding
+from ..model.findings import Finding, Kind
 from ..model.rule_meta import RuleMeta
 from ..model.walk_log import LayerProblem, WalkLog
 
@@ -42,6 +42,10 @@ class ScanOptions:
     that scan's findings back without replaying its layers; its timeline then holds the
     per-layer counts only (enough for reports; `recover` and API users that walk versions
     leave this off)."""
+
+    kinds: frozenset[Kind] = frozenset(Kind)
+    """Which kinds of findings to report (`--checks`): both are always worked out, so the
+    layer cache and stored results hold both, and the others are dropped at the end."""
 
     workers: int | None = None
     """Processes scanning file contents beside the reader: None or 0 for one per core (on

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..errors import LayerscanError
-from ..model.findings import Finding, LayerRef, RemovedBy, Source, Status
+from ..model.findings import Finding, Kind, LayerRef, RemovedBy, Source, Status
 from ..model.rule_meta import RuleMeta
 from ..model.severity import Confidence, Severity
 from ..model.walk_log import LayerCheck, LayerProblem, LayerStats, ProblemKind, WalkLog
@@ -180,7 +180,16 @@ def dump_result(result: StoredResult) -> bytes:
     """JSON (never pickle: a cache file must not be able to run code)."""
     document = {
         "rules": [
-            [m.id, m.title, str(m.severity), str(m.confidence), m.description, m.generic]
+            [
+                m.id,
+                m.title,
+                str(m.severity),
+                str(m.confidence),
+                m.description,
+                m.generic,
+                m.remediation,
+                m.reference,
+            ]
             for m in result.rules.values()
         ],
         "findings": [_dump_finding(finding) for finding in result.findings],
@@ -224,6 +233,8 @@ def _dump_finding(finding: Finding) -> list[Any]:
         finding.reason,
         finding.note,
         finding.also_matched,
+        str(finding.kind),
+        finding.evidence,
     ]
 
 
@@ -255,7 +266,8 @@ def load_result(data: bytes, layers: int | None = None) -> StoredResult:
 
     rules: dict[str, RuleMeta] = {}
     for item in items(document["rules"], "rules"):
-        rule_id, title, severity, confidence, description, generic = items(item, "a rule", 6)
+        fields = items(item, "a rule", 8)
+        rule_id, title, severity, confidence, description, generic, remediation, reference = fields
         meta = RuleMeta(
             text(rule_id, "a rule id"),
             text(title, "a rule title"),
@@ -263,6 +275,8 @@ def load_result(data: bytes, layers: int | None = None) -> StoredResult:
             member(Confidence, confidence, "a rule confidence"),
             text(description, "a rule description"),
             truth(generic, "a rule's generic flag"),
+            text(remediation, "a rule's remediation"),
+            text(reference, "a rule's reference"),
         )
         rules[meta.id] = meta
     problems = []
@@ -340,7 +354,9 @@ def _load_finding(
         reason,
         note,
         also_matched,
-    ) = items(item, "a finding", 16)
+        kind,
+        evidence,
+    ) = items(item, "a finding", 18)
     rule = rules.get(text(rule_id, "a finding's rule"))
     if rule is None:
         raise Unusable("a finding names a rule the catalogue lacks")
@@ -382,4 +398,6 @@ def _load_finding(
             text(rule, "a rule that also matched")
             for rule in items(also_matched, "rules that also matched")
         ],
+        kind=member(Kind, kind, "a finding's kind"),
+        evidence=maybe_text(evidence, "a finding's evidence"),
     )

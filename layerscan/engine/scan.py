@@ -20,6 +20,7 @@ from ..detect.rule_files import RuleTexts, rule_texts
 from ..image.model import Image
 from ..image.open import open_image
 from ..layers.timeline import Timeline
+from ..model.findings import Kind
 from .cache import LayerCache, code_fingerprint, image_identity, rules_fingerprint
 from .options import ProgressHook, ScanOptions, ScanResult
 from .result_store import StoredResult
@@ -68,6 +69,8 @@ def scan(
         if cache is not None:
             cache.close()
     result.seconds = time.monotonic() - started
+    if options.kinds != frozenset(Kind):
+        result.findings = [f for f in result.findings if f.kind in options.kinds]
     return result
 
 

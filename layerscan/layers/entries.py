@@ -64,6 +64,9 @@ class Entry:
     """Its position among the members of its layer's tar (0 for the first header the tar
     stream yields, skipped members counted): one layer can hold the same path several times,
     so recovery finds the member by this, never by its name. None when not recorded."""
+    capabilities: bool = False
+    """Its tar header gives it Linux file capabilities (the `security.capability` extended
+    attribute, see streams.tarstream.Member.capabilities); set-id bits are in `mode`."""
     _reader: Callable[[int], bytes] | None = field(default=None, repr=False)
     _chunks: Callable[[int], Iterator[bytes]] | None = field(default=None, repr=False)
 
@@ -115,6 +118,12 @@ class Version:
     ordinal: int | None = None
     """The entry's position in its layer's tar (see Entry.ordinal): which member holds these
     bytes when the layer holds the same path more than once."""
+    capabilities: bool = False
+    """The entry's own header gives the file capabilities (see Entry.capabilities). A hard
+    link's is its own header's, and `content.capabilities` its target's: Docker extracts
+    headers in order and chowns a link (which clears the capability of the inode both paths
+    share) before it sets the link's own attributes, so of the headers of one inode in a
+    layer the last decides for all its paths (tested on the real engine)."""
     removed_by: int | None = None
     status: Status = Status.PRESENT
     duplicate: bool = False

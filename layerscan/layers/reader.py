@@ -259,6 +259,7 @@ def _entry(
         uid=info.uid,
         gid=info.gid,
         link_target=link_target,
+        capabilities=info.capabilities,
     )
     if kind is EntryKind.FILE:
         entry._reader, entry._chunks = _member_readers(archive, state)

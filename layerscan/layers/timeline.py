@@ -6,7 +6,8 @@ stamped with the layer that did it, so at the end every version of every path kn
 is `present`, `deleted` (by a whiteout, an opaque directory, or a parent replaced by a file) or
 `overwritten`. A whiteout or opaque marker never hides entries of its own layer. A hard link
 shares the content of the version its target held when the link was written, and each version
-keeps its member's position in the layer's tar, so what recovery copies is that very member.
+keeps its member's position in the layer's tar, so what recovery copies is that very member,
+and whether that member's header gave the file capabilities.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Timeline:
             gid=entry.gid,
             link_target=entry.link_target,
             ordinal=entry.ordinal,
+            capabilities=entry.capabilities,  # a hard link's own header's, not its target's
         )
         if entry.kind is EntryKind.HARDLINK:
             version.content = self._link_content(entry, log)

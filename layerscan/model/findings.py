@@ -24,6 +24,13 @@ class Status(StrEnum):
     OVERWRITTEN = "overwritten"
 
 
+class Kind(StrEnum):
+    """What a finding reports: a secret, or an image hygiene problem (docs/checks.md)."""
+
+    SECRET = "secret"
+    MISCONFIG = "misconfig"
+
+
 class Source(StrEnum):
     FILE = "file"
     HISTORY = "history"
@@ -69,6 +76,10 @@ class Finding:
     """What a validator or the pairing of two matches found out."""
     also_matched: list[str] = field(default_factory=list)
     """Other rules that matched the same secret at the same place (one finding is kept)."""
+    kind: Kind = Kind.SECRET
+    evidence: str | None = None
+    """For a misconfig: what was seen (`User=root`, a file's mode), not secret; its secret
+    is empty."""
 
     def __post_init__(self) -> None:
         self.severity = self.severity or self.rule.severity
@@ -87,10 +98,15 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        material = "\0".join((self.rule.id, self.secret_sha256, self.place))
+        seen = (
+            sha256_text(self.evidence or "") if self.kind is Kind.MISCONFIG else self.secret_sha256
+        )
+        material = "\0".join((self.rule.id, seen, self.place))
         return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def shown_secret(self, show: bool) -> str:
+        if self.kind is Kind.MISCONFIG:
+            return ""  # nothing secret: what was seen is its evidence
         return self.secret if show else redact(self.secret)
 
 

@@ -19,6 +19,10 @@ class RuleMeta:
     description: str = ""
     generic: bool = False
     """Matches by key name or shape rather than by a provider's format (less specific)."""
+    remediation: str = ""
+    """What to do about it, for rules that carry their own (the image hygiene checks)."""
+    reference: str = ""
+    """The guideline it follows (a CIS Docker Benchmark recommendation), if any."""
 
 
 @dataclass(frozen=True)

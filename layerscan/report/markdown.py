@@ -44,10 +44,14 @@ def render(document: dict[str, Any]) -> str:
         _verdict(summary),
         "",
     ]
-    findings, folded = listed(document)
+    everything, folded = listed(document)
+    findings = [f for f in everything if f.get("kind", "secret") == "secret"]
+    hygiene = [f for f in everything if f.get("kind") == "misconfig"]
     if findings:
         lines += _findings_table(findings, document["layers"])
         lines += ["", f"> {escape(ROTATE)}", ""]
+    if hygiene:
+        lines += ["**Image hygiene**", "", *_hygiene_table(hygiene, document["rules"]), ""]
     if folded is not None:
         lines += [escape(folded), ""]
     lines += _details(document)
@@ -96,6 +100,27 @@ def _findings_table(findings: list[dict[str, Any]], layers: list[dict[str, Any]]
                     escape(status_text(finding)),
                     escape(finding["secret"]),
                 ]
+            )
+            + " |"
+        )
+    return rows
+
+
+def _hygiene_table(findings: list[dict[str, Any]], rules: dict[str, Any]) -> list[str]:
+    rows = ["| Severity | Check | Where | Seen | Fix |", "| --- | --- | --- | --- | --- |"]
+    for finding in findings:
+        rule = rules.get(finding["rule"], {})
+        rows.append(
+            "| "
+            + " | ".join(
+                escape(str(cell or ""))
+                for cell in (
+                    finding["severity"],
+                    finding["rule"].removeprefix("misconfig."),
+                    where_text(finding),
+                    finding["evidence"],
+                    rule.get("remediation"),
+                )
             )
             + " |"
         )

@@ -107,21 +107,27 @@ def artifact_uri_for(target: str, source: str | None) -> str:
     return quote(target, safe=_URI_SAFE)
 
 
-def _rule(rule_id: str, meta: dict[str, str]) -> dict[str, Any]:
-    help_text = remediation(rule_id)
-    description = meta.get("description") or meta["title"]
+def _rule(rule_id: str, meta: dict[str, str | None]) -> dict[str, Any]:
+    own = meta.get("remediation")  # a hygiene check carries its own, and its reference
+    help_text = own if own else remediation(rule_id)
+    if meta.get("reference"):
+        help_text += f" ({meta['reference']})"
+    title = str(meta["title"])
+    description = meta.get("description") or title
+    severity = str(meta["severity"])
+    kind = "misconfiguration" if own else "secret"
     return {
         "id": rule_id,
         "name": _pascal_case(rule_id),
-        "shortDescription": {"text": _sentence(meta["title"])},
+        "shortDescription": {"text": _sentence(title)},
         "fullDescription": {"text": _sentence(description)},
         "help": {"text": help_text, "markdown": help_text},
-        "defaultConfiguration": {"level": _LEVEL[meta["severity"]]},
+        "defaultConfiguration": {"level": _LEVEL[severity]},
         "properties": {
-            "tags": ["security", "secret"],
-            "precision": _PRECISION.get(meta["confidence"], "medium"),
-            "problem.severity": "error" if _LEVEL[meta["severity"]] == "error" else "warning",
-            "security-severity": _SECURITY_SEVERITY[meta["severity"]],
+            "tags": ["security", kind],
+            "precision": _PRECISION.get(str(meta["confidence"]), "medium"),
+            "problem.severity": "error" if _LEVEL[severity] == "error" else "warning",
+            "security-severity": _SECURITY_SEVERITY[severity],
         },
     }
 
@@ -175,6 +181,8 @@ def _result(
             "secret_sha256": finding["secret_sha256"],
             "reason": finding["reason"],
             "also_matched": finding.get("also_matched", []),
+            "kind": finding.get("kind", "secret"),
+            "evidence": finding.get("evidence"),
         },
     }
 
@@ -213,6 +221,8 @@ def _message(finding: dict[str, Any], where: str) -> str:
         status += f" by layer {removed['index']}, but still in the image"
     instruction = layer.get("instruction")
     added = f", added by `{_shorten(instruction)}`" if instruction else ""
+    if finding.get("kind") == "misconfig":
+        return f"{finding['title']}: {finding['evidence']} in {where} ({place}{added})."
     return f"{finding['title']} in {where} ({place}{added}); {status}. Secret {finding['secret']}."
 
 

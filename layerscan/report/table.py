@@ -48,6 +48,33 @@ def _section(finding: dict[str, Any], layers: dict[int, dict[str, Any]]) -> tupl
     return (index, f"Layer {index}: {abbreviate(instruction, _INSTRUCTION_WIDTH)}")
 
 
+def _hygiene_table(findings: list[dict[str, Any]]) -> str:
+    """The misconfig findings: where each sits, the layer or step that caused it, what was
+    seen (nothing secret: shown as it is, escaped)."""
+    from tabulate import tabulate
+
+    rows = []
+    for finding in findings:
+        layer = finding["layer"] or {}
+        if layer.get("index") is not None:
+            cause = f"layer {layer['index']}"
+        elif layer.get("history_index") is not None:
+            cause = f"step {layer['history_index']}"
+        else:
+            cause = "config"
+        rows.append(
+            [
+                finding["severity"],
+                finding["rule"].removeprefix("misconfig."),
+                terminal_safe(where_text(finding)),
+                cause,
+                terminal_safe(finding["evidence"] or ""),
+            ]
+        )
+    headers = ["severity", "check", "where", "cause", "seen"]
+    return tabulate(rows, headers=headers, tablefmt="simple")
+
+
 def summary_line(document: dict[str, Any]) -> str:
     """The one line --quiet prints: counts, what was scanned, and whether anything was lost."""
     summary = document["summary"]
@@ -76,7 +103,9 @@ def render(document: dict[str, Any]) -> str:
             f"{document['summary']['layers']} layers)"
         )
     ]
-    findings, folded = listed(document)
+    everything, folded = listed(document)
+    findings = [f for f in everything if f.get("kind", "secret") == "secret"]
+    hygiene = [f for f in everything if f.get("kind") == "misconfig"]
     groups = _secret_groups(findings)
     sections: dict[tuple[int, str], list[list[str]]] = {}
     for finding in findings:
@@ -93,6 +122,8 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", terminal_safe(heading), tabulate(rows, headers=_HEADERS, tablefmt="simple")]
     if not sections:
         lines.append("No secrets found." if folded is None else "Nothing above the folded noise.")
+    if hygiene:
+        lines += ["", "Image hygiene (misconfig)", _hygiene_table(hygiene)]
     lines.append("")
     if folded is not None:
         lines.append(folded)

@@ -15,7 +15,8 @@ was not read, and the scan must say so. Extension headers are bounded (size and 
 tarfile would read any size and recurse. Sparse members are read as their stored bytes (the
 holes left out, see Member.sparse): container tools do not write them. A GNU long name or link
 is read to its declared size, as Go's archive/tar (what Docker extracts with) reads it, where
-tarfile reads on into the padding.
+tarfile reads on into the padding. One fact beyond tarfile's fields is kept: whether a member's
+own pax header gives it Linux file capabilities (Member.capabilities).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ _LAYOUT = struct.Struct("100s8s8s8s12s12s8sc100s88x155s")
 """name, mode, uid, gid, size, mtime, checksum, type, link name, (magic, version, owner and
 group names, device numbers), prefix."""
 _PAX_NUMBERS = {"uid": int, "gid": int, "size": int, "mtime": float}
+_SCHILY_CAPABILITY = "SCHILY.xattr.security.capability"
+_LIBARCHIVE_CAPABILITY = "LIBARCHIVE.xattr.security.capability"
+CAPABILITY_KEYS = (_SCHILY_CAPABILITY, _LIBARCHIVE_CAPABILITY)
+"""Pax keys of the `security.capability` extended attribute: GNU tar's, Docker's and
+containerd's (the raw value), and libarchive's (the value in base64; bsdtar writes both)."""
 
 
 class TarFormatError(ContentError):
@@ -87,6 +93,12 @@ class Member:
     sparse: bool = False
     """A GNU sparse file: `size` is the file's (holes included, as tarfile says), its data
     is the stored bytes only, without the holes between them."""
+    capabilities: bool = False
+    """Its own pax header sets the `security.capability` extended attribute (one of
+    CAPABILITY_KEYS, with a value: an empty one is ignored, as Go's archive/tar ignores it).
+    A global pax header never sets it: Docker and containerd skip global headers when they
+    extract, so no file they write gets its attributes, though tarfile would apply them to
+    every member after it. A hard link's is its own header's, not its target's."""
     data_size: int = field(default=0, repr=False)
     """Bytes of data that follow the header in the stream (0 for header-only types)."""
     data_offset: int = field(default=0, repr=False)
@@ -324,7 +336,11 @@ class TarStream:
             if kind == _PAX_GLOBAL:
                 self._globals.update(_pax_records(data, member.offset))
             elif kind in (_PAX_ONE, _PAX_SOLARIS):
-                patches.append((kind, {**self._globals, **_pax_records(data, member.offset)}))
+                records = _pax_records(data, member.offset)
+                # The member's own records only: the globals merged below do not count.
+                if records.get(_SCHILY_CAPABILITY) or records.get(_LIBARCHIVE_CAPABILITY):
+                    member.capabilities = True
+                patches.append((kind, {**self._globals, **records}))
             else:
                 patches.append((kind, data))
         _apply_pax(member, self._globals, per_member=False)

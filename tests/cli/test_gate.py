@@ -51,7 +51,7 @@ def test_severity_filters_what_is_shown_not_the_gate() -> None:
 
 def test_quiet_prints_only_the_summary_line() -> None:
     run = layerscan("scan", str(BUNDLED_DEMO), "--quiet")
-    assert run.stdout.count("\n") == 1 and run.stdout.startswith("14 findings (5 critical")
+    assert run.stdout.count("\n") == 1 and run.stdout.startswith("15 findings (5 critical")
     assert run.stderr == ""
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from fixtures.credentials import Credentials
 from fixtures.planted.truth import DECOY_PATHS, EXPECTED, decoy_secrets
-from layerscan.engine.options import ScanResult
+from layerscan.engine.options import ScanOptions, ScanResult
 from layerscan.engine.scan import scan
-from layerscan.model.findings import Finding
+from layerscan.model.findings import Finding, Kind
 
 pytestmark = pytest.mark.engine
 
@@ -52,7 +52,10 @@ def _expected(result: ScanResult, creds: Credentials) -> set[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def planted(image_forms: dict[str, dict[str, str]]) -> ScanResult:
-    return scan(image_forms["planted"]["docker-archive"])
+    """The planted image's secrets (its hygiene is tests/checks/'s business)."""
+    return scan(
+        image_forms["planted"]["docker-archive"], ScanOptions(kinds=frozenset({Kind.SECRET}))
+    )
 
 
 def test_every_planted_secret_is_found_with_its_place_layer_and_status(

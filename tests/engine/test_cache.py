@@ -57,7 +57,7 @@ def test_cold_and_warm_scans_equal_an_uncached_one(tmp_path: Path) -> None:
     assert (first.hits, first.misses) == (0, 10)
     assert (second.hits, second.misses) == (10, 0)
     assert cold == uncached and warm == uncached
-    assert len(warm["findings"]) == 14
+    assert len(warm["findings"]) == 15  # 14 secrets and the demo running as root
 
 
 def test_images_sharing_layers_rescan_only_their_own(
@@ -678,9 +678,13 @@ _LAYER_ROWS: dict[str, tuple[Any, str]] = {
         _edit(lambda d: d.__setitem__("bytes", -1)),
         "bytes is not a count",
     ),
-    "an entry of ten fields": (
+    "an entry of eleven fields": (
         _edit(lambda d: d["entries"][0].append(None)),
-        "an entry is not a list of 9",
+        "an entry is not a list of 10",
+    ),
+    "a capabilities flag that is not a bool": (
+        _edit(lambda d: d["entries"][0].__setitem__(9, 1)),
+        "an entry's capabilities flag is not true or false",
     ),
     "a negative position in the layer": (
         _edit(lambda d: d["entries"][0].__setitem__(8, -1)),
@@ -720,7 +724,7 @@ _LAYER_ROWS: dict[str, tuple[Any, str]] = {
     ),
     "nesting deeper than its shape": (
         _edit(lambda d: d.__setitem__("entries", json.loads("[" * 50 + "]" * 50))),
-        "an entry is not a list of 9",
+        "an entry is not a list of 10",
     ),
     "nesting deeper than the parser goes": (lambda d: _deep(200_000), "nested too deeply"),
     "a zlib bomb": (lambda d: _zlib_bomb(4 << 30), "inflates past 128 MiB"),
@@ -773,9 +777,13 @@ _IMAGE_ROWS: dict[str, tuple[Any, str]] = {
         _image_finding(lambda f: f[3].__setitem__(0, 10)),
         "a finding's layer names no layer of the image",
     ),
-    "a finding of fifteen fields": (
+    "a finding of seventeen fields": (
         _image_finding(lambda f: f.pop()),
-        "a finding is not a list of 16",
+        "a finding is not a list of 18",
+    ),
+    "a finding of an unknown kind": (
+        _image_finding(lambda f: f.__setitem__(16, "rumour")),
+        "a finding's kind",
     ),
     "a finding whose other rules are not names": (
         _image_finding(lambda f: f.__setitem__(15, [3])),
@@ -875,3 +883,31 @@ def test_a_cached_entry_keeps_its_position_in_the_layer() -> None:
     assert [(e.path, e.kind, e.ordinal) for e in back.entries] == [
         (e.path, e.kind, e.ordinal) for e in entries
     ]
+
+
+def test_a_cached_entry_keeps_its_capabilities_flag() -> None:
+    """The flag (the header's security.capability xattr) comes back from the cache as it
+    went in, and an entry whose flag is anything but a bool makes the row unusable."""
+    from layerscan.engine.layer_scan import LayerOutcome, dump_outcome, load_outcome
+    from layerscan.engine.result_store import Unusable
+    from layerscan.layers.entries import Entry, EntryKind
+    from layerscan.model.walk_log import LayerCheck
+
+    entries = [
+        Entry(0, "usr/bin/ping", EntryKind.FILE, size=4, mode=0o755, capabilities=True),
+        Entry(0, "usr/bin/su", EntryKind.FILE, size=4, mode=0o4755),
+        Entry(
+            0, "usr/bin/ping6", EntryKind.HARDLINK, link_target="usr/bin/ping", capabilities=True
+        ),
+    ]
+    check = LayerCheck("sha256:" + "a" * 64, "sha256:" + "b" * 64, True)
+    data = dump_outcome(LayerOutcome(index=0, entries=entries, check=check))
+    back = load_outcome(data, 0, {})
+    assert [(e.path, e.mode, e.capabilities) for e in back.entries] == [
+        (e.path, e.mode, e.capabilities) for e in entries
+    ]
+    for wrong in (1, 0, "true", None):
+        document = json.loads(data)
+        document["entries"][1][9] = wrong
+        with pytest.raises(Unusable, match="an entry's capabilities flag is not true or false"):
+            load_outcome(json.dumps(document).encode(), 0, {})

@@ -46,6 +46,9 @@ EXTRACT_ENTRIES = 50_000
 """Entries per layer extract may write in the harness (its inode quota, see commands)."""
 KEEP_SANDBOXES = os.environ.get("HOSTILE_KEEP") == "1"
 WORKERS = max(1, int(os.environ.get("HOSTILE_WORKERS", str(min(os.cpu_count() or 2, 4)))))
+_GATING = frozenset({"critical", "high"})
+HUNTED_SHA256 = "5" * 64
+"""The sha256 `hunt` looks for in every case (no text hashes to it)."""
 EXIT_CODES = frozenset({0, 1, 2, 3, 4})
 """Every documented exit code; 4 (layerscan itself failed) only where a case expects it."""
 
@@ -68,6 +71,7 @@ class Kind(StrEnum):
     LAYERS = "layers"
     HISTORY = "history"
     DOCKERFILE = "history --dockerfile"
+    HUNT = "hunt"
     RECOVER = "recover"
     EXTRACT = "extract"
     EXTRACT_LINKS = "extract --symlinks"
@@ -440,7 +444,10 @@ def report_violations(outcome: Outcome) -> list[str]:
     summary = report.get("summary") or {}
     complete = summary.get("complete")
     failed = (summary.get("policy") or {}).get("exit_code") == 4
-    wanted = 4 if failed else 1 if findings else 0 if complete else 3
+    # The default gate is --fail-on high: a low or medium finding (a hygiene check, say)
+    # leaves the exit code to completeness.
+    gating = [f for f in findings if isinstance(f, dict) and f.get("severity") in _GATING]
+    wanted = 4 if failed else 1 if gating else 0 if complete else 3
     if outcome.code != wanted:
         found.append(
             f"exit {outcome.code} disagrees with the report ({len(findings)} findings, "
@@ -624,6 +631,13 @@ def case_commands(case: Case, target: str) -> list[Command]:
                 Kind.DOCKERFILE,
                 ("history", "--dockerfile", "--", target),
                 frozenset({0, 3} if readable else {2}),
+            ),
+            # A secret no image holds: every file, history and config is searched; an image
+            # that cannot be read is 3 (the hunt goes on with the others), never 2.
+            Command(
+                Kind.HUNT,
+                ("hunt", "-q", "--sha256", HUNTED_SHA256, "--", target),
+                frozenset({0, 3} if readable else {3}),
             ),
         ]
     # extract and export (issue 14): a readable image extracts (perhaps incompletely) and

@@ -17,10 +17,18 @@ from layerscan.engine.options import ScanOptions
 from layerscan.engine.scan import scan
 from layerscan.errors import TargetError
 from layerscan.image.open import open_image
+from layerscan.model.findings import Kind
 from tests.support.command import layerscan
 from tests.support.damage import plain_tar
 from tests.support.paths import BUNDLED_DEMO
-from tests.support.truth import attributed_rows, expected_hashes, expected_rows, finding_rows, row
+from tests.support.truth import (
+    attributed_rows,
+    expected_hashes,
+    expected_rows,
+    finding_rows,
+    row,
+    secrets,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -43,7 +51,7 @@ def test_demo_is_found_and_attributed_in_every_form(
         result = scan(target)
         expected = _expected_for(form)
         assert finding_rows(result) == expected_rows(expected), form
-        hashes = {row(f): f.secret_sha256 for f in result.findings}
+        hashes = {row(f): f.secret_sha256 for f in secrets(result)}
         assert hashes == expected_hashes(expected, credentials), form
         assert result.complete, (form, result.problems)
         rows = {
@@ -127,7 +135,11 @@ def test_a_tarball_with_several_images_needs_image(
     assert built_images["demo"] in str(error.value) and built_images["clean"] in str(error.value)
     result = scan(str(multi), ScanOptions(image_ref=built_images["clean"]))
     assert result.image.reference == built_images["clean"]
-    assert result.findings == []
+    assert [f for f in result.findings if f.kind is Kind.SECRET] == []
+    assert {f.rule.id for f in result.findings} == {
+        "misconfig.root-user",
+        "misconfig.no-healthcheck",
+    }
 
 
 def test_unknown_engine_image_is_a_target_error(engine: object) -> None:
@@ -174,6 +186,7 @@ def test_docker_save_streams_of_both_layouts_on_stdin(
                 f["removed_by"]["index"] if f["removed_by"] else None,
             )
             for f in findings
+            if f["kind"] == "secret"
         }
         assert rows == expected_rows(EXPECTED), form
 

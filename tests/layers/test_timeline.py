@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures import build as fixture_build
+from layerscan.image.open import open_image
 from layerscan.layers.entries import EntryKind, Version
 from layerscan.layers.timeline import Timeline
-from layerscan.layers.walk import replay
+from layerscan.layers.walk import replay, walk
 from layerscan.model.findings import Status
+from layerscan.model.walk_log import WalkLog
 from tests.support.synthetic import directory, file, hardlink, image, opaque, symlink, whiteout
 
 
@@ -183,3 +195,93 @@ def test_every_version_records_its_members_position_in_the_layer() -> None:
 
 def _version_list(timeline: Timeline, path: str, layer: int) -> list[Version]:
     return [v for v in timeline.versions[path] if v.layer_index == layer]
+
+
+_CAPABILITY = "\x01\x00\x00\x02\x00 \x00\x00" + "\x00" * 12
+"""A security.capability value (vfs_cap_data revision 2: cap_net_raw, permitted, effective)."""
+
+
+def _capability_tar(capped: dict[str, str], folder: str = "srv") -> bytes:
+    """ping, plain (set-uid) and link (a hard link to ping) in `folder`; those named in
+    `capped` get the capability under that pax key."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in ("ping", "plain", "link"):
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            if name in capped:
+                key = capped[name]
+                info.pax_headers = {key: "AQAAAg" if key.startswith("LIBARCHIVE") else _CAPABILITY}
+            if name == "link":
+                info.type, info.linkname = tarfile.LNKTYPE, f"{folder}/ping"
+                archive.addfile(info)
+            else:
+                info.size, info.mode = 4, 0o4755 if name == "plain" else 0o755
+                archive.addfile(info, io.BytesIO(b"\x7fELF"))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "key", ["SCHILY.xattr.security.capability", "LIBARCHIVE.xattr.security.capability"]
+)
+def test_capabilities_go_from_the_member_to_its_entry_and_version(key: str) -> None:
+    """A hard link keeps its own header's flag; its content is the target's version."""
+    timeline, log = Timeline(), WalkLog()
+    entries = {
+        e.path: e.capabilities for e in walk(image([_capability_tar({"ping": key})]), timeline, log)
+    }
+    assert entries == {"srv/ping": True, "srv/plain": False, "srv/link": False}
+    ping, plain, link = (_version(timeline, p, 0) for p in ("srv/ping", "srv/plain", "srv/link"))
+    assert (ping.capabilities, plain.capabilities, link.capabilities) == (True, False, False)
+    assert link.content is ping and plain.mode & 0o4000  # set-id bits stay in the mode
+    timeline, _ = replay(image([_capability_tar({"link": key})]))
+    link = _version(timeline, "srv/link", 0)
+    assert link.capabilities and link.content is not None and not link.content.capabilities
+
+
+@pytest.mark.engine
+def test_capabilities_survive_a_real_engines_build_and_save(engine: Any, tmp_path: Path) -> None:
+    """The engine (vfs here) sets the xattr when it ADDs a tar, and its layer diff writes
+    `security.capability` back into the header of every path of the inode: a file hard linked
+    later in a RUN step too (written whole: the inode it shares carries it), but not a copy
+    (busybox cp keeps no xattrs). Extraction applies headers in order and chowns a hard link,
+    which clears the shared inode's capability, before it sets the link's own attributes: a
+    link header without them, after a file with them, leaves neither path capable. So a link's
+    flag is its own header's (Version.capabilities)."""
+    fixture_build.ensure_base(engine)
+    key = "SCHILY.xattr.security.capability"
+    (tmp_path / "caps.tar").write_bytes(_capability_tar({"ping": key, "link": key}))
+    (tmp_path / "wiped.tar").write_bytes(_capability_tar({"ping": key}, "wiped"))
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {fixture_build.BASE_IMAGE}\nADD caps.tar /\nADD wiped.tar /\n"
+        "RUN ln /srv/ping /srv/later-link && cp /srv/ping /srv/copy\n"
+    )
+    tag = f"layerscan-capabilities:{os.getpid()}"
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, str(tmp_path)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
+    try:
+        saved = fixture_build.save(tag, tmp_path / "saved.tar", engine)
+    finally:
+        engine.images.remove(tag)
+    with open_image(str(saved)) as opened:
+        timeline, log = replay(opened)
+    assert not log.problems
+    flags = {
+        path: [v.capabilities for v in versions]
+        for path, versions in timeline.versions.items()
+        if path.startswith(("srv/", "wiped/"))
+    }
+    assert flags == {
+        "srv/ping": [True],
+        "srv/link": [True],
+        "srv/plain": [False],
+        "srv/later-link": [True],
+        "srv/copy": [False],
+        "wiped/ping": [False],
+        "wiped/link": [False],
+        "wiped/plain": [False],
+    }
+    assert _version(timeline, "srv/plain", 1).mode & 0o4000  # set-id bits survive too

@@ -36,7 +36,7 @@ def test_table_shows_status_and_instruction(document: dict[str, object]) -> None
     assert "deleted by layer 2" in row and "private-key" in row
     heading = lines[lines.index(row) - 3]  # heading, column names, rule, then the rows
     assert heading.startswith("Layer 1: COPY file:") and heading.endswith(" in /root/.ssh/id_rsa")
-    assert text.rstrip().splitlines()[-1].startswith("14 findings")
+    assert text.rstrip().splitlines()[-1].startswith("15 findings")
 
 
 def test_control_characters_in_names_do_not_reach_the_terminal() -> None:

@@ -51,7 +51,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict
     secrets = [finding["secret"] for finding in json.loads(clear.stdout)["findings"]]
     report = json.loads((work / "demo.json").read_text())
     validate_report(report)
-    assert all(secret not in (work / "demo.sarif").read_text() for secret in secrets)
+    assert all(secret not in (work / "demo.sarif").read_text() for secret in secrets if secret)
     return json.loads((work / "demo.sarif").read_text()), report, work / "demo.sarif"
 
 
@@ -143,8 +143,15 @@ def test_rules_are_described_once_with_help(
     ids = [rule["id"] for rule in driver["rules"]]
     assert len(ids) == len(set(ids)) and set(ids) == {f["rule"] for f in report["findings"]}
     for rule in driver["rules"]:
-        assert rule["help"]["text"].startswith("Treat the secret as exposed")
         assert rule["shortDescription"]["text"] == report["rules"][rule["id"]]["title"] + "."
+        if rule["id"].startswith("misconfig."):  # its own remediation, and its reference
+            assert rule["properties"]["tags"] == ["security", "misconfiguration"]
+            assert rule["help"]["text"] == (
+                report["rules"][rule["id"]]["remediation"]
+                + f" ({report['rules'][rule['id']]['reference']})"
+            )
+            continue
+        assert rule["help"]["text"].startswith("Treat the secret as exposed")
         assert float(rule["properties"]["security-severity"]) >= 7.0  # all high or critical
     env_rule = next(rule for rule in driver["rules"] if rule["id"] == "env-secret")
     assert "run time" in env_rule["help"]["text"]

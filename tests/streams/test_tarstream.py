@@ -270,3 +270,70 @@ def test_damaged_headers_read_as_tarfile_reads_them_up_to_the_damage() -> None:
             assert ours == theirs
             agreed += 1
     assert agreed > 20 and stopped > 20
+
+
+CAPABILITY = "\x01\x00\x00\x02\x00 \x00\x00" + "\x00" * 12
+"""A security.capability value (vfs_cap_data revision 2: cap_net_raw, permitted, effective)."""
+
+
+def _pax_tar(
+    members: list[tuple[str, bytes, dict[str, str]]], global_headers: dict[str, str] | None = None
+) -> bytes:
+    """Members (name, type, own pax records) written by tarfile in PAX format."""
+    out = io.BytesIO()
+    with tarfile.open(
+        fileobj=out, mode="w", format=tarfile.PAX_FORMAT, pax_headers=global_headers
+    ) as archive:
+        for name, kind, records in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.pax_headers = kind, records
+            info.linkname = "usr/bin/ping" if kind == tarfile.LNKTYPE else ""
+            info.size = 4 if kind == tarfile.REGTYPE else 0
+            archive.addfile(info, io.BytesIO(b"\x7fELF") if info.size else None)
+    return out.getvalue()
+
+
+def test_a_members_own_pax_header_marks_its_capabilities() -> None:
+    """GNU tar's, Docker's and containerd's key (the raw value) and libarchive's (base64);
+    another attribute, or the key with an empty value (which Go's archive/tar ignores), does
+    not; a hard link's flag is its own header's."""
+    data = _pax_tar(
+        [
+            ("usr/bin/ping", tarfile.REGTYPE, {"SCHILY.xattr.security.capability": CAPABILITY}),
+            ("usr/bin/arping", tarfile.REGTYPE, {"LIBARCHIVE.xattr.security.capability": "AQAAAg"}),
+            ("usr/bin/tagged", tarfile.REGTYPE, {"SCHILY.xattr.user.comment": "x"}),
+            ("usr/bin/emptied", tarfile.REGTYPE, {"SCHILY.xattr.security.capability": ""}),
+            ("usr/bin/plain", tarfile.REGTYPE, {}),
+            ("usr/bin/link", tarfile.LNKTYPE, {}),
+            ("usr/bin/capped-link", tarfile.LNKTYPE, {"SCHILY.xattr.security.capability": "c"}),
+        ]
+    )
+    flags = {m.name: m.capabilities for m in TarStream(io.BytesIO(data))}
+    assert flags == {
+        "usr/bin/ping": True,
+        "usr/bin/arping": True,
+        "usr/bin/tagged": False,
+        "usr/bin/emptied": False,
+        "usr/bin/plain": False,
+        "usr/bin/link": False,
+        "usr/bin/capped-link": True,
+    }
+    assert _our_rows(data) == _tarfile_rows(data)  # the other fields as tarfile reads them
+
+
+def test_a_global_pax_header_gives_no_member_capabilities() -> None:
+    """tarfile applies a global header's records to every member after it; Docker and
+    containerd skip global headers when they extract, so no file they write gets it."""
+    data = _pax_tar(
+        [
+            ("usr/bin/own", tarfile.REGTYPE, {"comment": "own pax header"}),
+            ("plain", tarfile.REGTYPE, {}),
+        ],
+        global_headers={"SCHILY.xattr.security.capability": CAPABILITY},
+    )
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r|", tarinfo=GuardedTarInfo) as archive:
+        assert all("SCHILY.xattr.security.capability" in info.pax_headers for info in archive)
+    assert [(m.name, m.capabilities) for m in TarStream(io.BytesIO(data))] == [
+        ("usr/bin/own", False),
+        ("plain", False),
+    ]
