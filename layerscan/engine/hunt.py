@@ -107,9 +107,11 @@ def _hunt_one(target: str, needle: Needle, options: ScanOptions) -> ImageHunt:
                     outcome.skipped.append(f"layer {entry.layer_index} {entry.display_path}")
                     continue
                 data = entry.read(content.max_file_bytes)
-                for unit in _units(entry.display_path, data, content):
-                    found = needle.search(unit.text)
+                in_file = False
+                for unit, raw in _units(entry.display_path, data, content):
+                    found = None if raw and in_file else needle.search(unit.text)
                     if found is not None:
+                        in_file = True
                         outcome.places.append(
                             Place("file", found.form, found.found, entry.version, unit.nested_path)
                         )
@@ -124,8 +126,9 @@ def _hunt_one(target: str, needle: Needle, options: ScanOptions) -> ImageHunt:
     return outcome
 
 
-def _units(path: str, data: bytes, content: ContentLimits) -> Iterator[Unit]:
-    """The file's units; its raw bytes too when no unit holds them whole (a binary)."""
+def _units(path: str, data: bytes, content: ContentLimits) -> Iterator[tuple[Unit, bool]]:
+    """The file's units, then its raw bytes (flagged) when no unit holds them whole (a
+    binary, an archive stored uncompressed): searched only if no unit had the secret."""
     from ..content.dispatch import units_of
     from ..content.model import Unit
 
@@ -133,9 +136,9 @@ def _units(path: str, data: bytes, content: ContentLimits) -> Iterator[Unit]:
     for unit in units_of(path, data, content):
         if isinstance(unit, Unit):
             whole = whole or (unit.nested_path is None and unit.origin == "text")
-            yield unit
+            yield unit, False
     if not whole and data:
-        yield Unit(data.decode("latin-1"), path)
+        yield Unit(data.decode("latin-1"), path), True
 
 
 def _metadata_places(image: Image, needle: Needle) -> list[Place]:
