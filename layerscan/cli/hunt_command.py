@@ -2,14 +2,14 @@
 
 Registered at the end of app.py (as diff is: no import cycle). The secret is never an
 argument in clear (it would sit in the shell's history and the process list): a file, `-`
-for stdin, or only its sha256. Exit 1 when found anywhere; else 3 when some image could not
-be read in full; else 0. Found and unreadable both: 1, and stderr names the unreadable.
+for stdin, or only its sha256. Exit 1 when found anywhere; else 4 when layerscan failed on
+some image (a bug); else 3 when some image could not be read in full; else 0. Found and
+unreadable both: 1, and stderr names the unreadable (docs/hunt.md).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -18,26 +18,38 @@ import typer
 from ..detect.known_secret import Needle
 from ..engine.hunt import hunt, hunt_document
 from ..engine.options import DEFAULT_MAX_FILE_BYTES, ScanOptions
-from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, UsageError
+from ..errors import EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_INTERNAL, UsageError
 from ..output import refuse_special, write_output
 from ..report.hunt_report import HuntFormat, render, summary_line
 from ..report.table import terminal_safe
 from .exits import reported_errors
 from .options import (
+    DEFAULT_DEPTH,
     LIMITS,
     CaFileOpt,
     ImageOpt,
     InsecureRegistryOpt,
-    MaxFileSizeOpt,
+    MaxDepthOpt,
+    MaxEntriesOpt,
     MaxImageBytesOpt,
+    MaxLayerBytesOpt,
+    MaxLayerEntriesOpt,
+    MaxRatioOpt,
     PasswordStdinOpt,
     PlatformOpt,
     QuietOpt,
     UsernameOpt,
     registry_options,
+    walk_limits,
 )
 
 EXIT_FOUND = 1
+UnpackSizeOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-file-size", help="Unpack files up to this size; larger ones: raw bytes only"
+    ),
+]
 
 
 def _needle(sha256: str | None, secret_file: Path | None) -> Needle:
@@ -64,7 +76,8 @@ def _targets(targets: list[str] | None, listed: Path | None) -> list[str]:
             lines = listed.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"--targets {listed}: {exc}") from exc
-        found += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        stripped = (line.strip() for line in lines)
+        found += [line for line in stripped if line and not line.startswith("#")]
     if not found:
         raise UsageError("name at least one image: TARGET... or --targets FILE")
     if "-" in found and (len(found) > 1):
@@ -98,25 +111,35 @@ def hunt_command(
     insecure_registry: InsecureRegistryOpt = None,
     username: UsernameOpt = None,
     password_stdin: PasswordStdinOpt = False,
-    max_file_size: MaxFileSizeOpt = DEFAULT_MAX_FILE_BYTES,
+    max_file_size: UnpackSizeOpt = DEFAULT_MAX_FILE_BYTES,
+    max_layer_bytes: MaxLayerBytesOpt = LIMITS.layer.max_bytes,
+    max_ratio: MaxRatioOpt = LIMITS.layer.max_ratio,
     max_image_bytes: MaxImageBytesOpt = LIMITS.max_image_bytes,
+    max_layer_entries: MaxLayerEntriesOpt = LIMITS.max_layer_entries,
+    max_entries: MaxEntriesOpt = LIMITS.max_entries,
+    max_archive_depth: MaxDepthOpt = DEFAULT_DEPTH,
 ) -> None:
     """Where one known secret appears across images: every layer, deleted and overwritten
     files, nested archives, history and config; found even where no rule would flag it."""
     with reported_errors():
         if output is not None:
             refuse_special(output)
-        if password_stdin and secret_file is not None and str(secret_file) == "-":
-            raise UsageError("stdin cannot carry both the password and the secret")
-        needle = _needle(sha256, secret_file)
         listed = _targets(targets, targets_file)
+        readers = [password_stdin, str(secret_file) == "-", listed == ["-"]]
+        if sum(readers) > 1:
+            raise UsageError("stdin can carry one of: the password, the secret, the image")
+        needle = _needle(sha256, secret_file)
         registry = registry_options(ca_file, insecure_registry, username, password_stdin)
+        limits = walk_limits(
+            max_layer_bytes, max_ratio, max_image_bytes, max_layer_entries, max_entries
+        )
     options = ScanOptions(
         image_ref=image,
         platform=platform,
         max_file_bytes=max_file_size,
+        max_archive_depth=max_archive_depth,
         registry=registry,
-        walk_limits=replace(LIMITS, max_image_bytes=max_image_bytes),
+        walk_limits=limits,
     )
 
     def progress(number: int, count: int, target: str) -> None:
@@ -136,6 +159,12 @@ def hunt_command(
     for result in results:
         if not result.complete:
             typer.echo(terminal_safe(f"layerscan: {result.target}: not read in full"), err=True)
-    if document["summary"]["hits"]:
+        if result.skipped_total and not quiet:
+            note = f"{result.skipped_total} parts not searched in full (-f json lists them)"
+            typer.echo(terminal_safe(f"layerscan: {result.target}: {note}"), err=True)
+    summary = document["summary"]
+    if summary["hits"]:
         raise typer.Exit(EXIT_FOUND)
-    raise typer.Exit(EXIT_INCOMPLETE if document["summary"]["unreadable"] else EXIT_CLEAN)
+    if summary["failed"]:
+        raise typer.Exit(EXIT_INTERNAL)
+    raise typer.Exit(EXIT_INCOMPLETE if summary["unreadable"] else EXIT_CLEAN)

@@ -24,6 +24,7 @@ class HuntFormat(StrEnum):
 
 
 def render(document: dict[str, Any], output_format: HuntFormat) -> str:
+    """The document in the format asked for: JSON for scripts, else the table."""
     if output_format is HuntFormat.JSON:
         return escape_unsafe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
     return render_table(document)
@@ -32,6 +33,8 @@ def render(document: dict[str, Any], output_format: HuntFormat) -> str:
 def _where(hit: dict[str, Any]) -> str:
     if hit["source"] == "file":
         return str(hit["path"]) + (f"!{hit['nested_path']}" if hit["nested_path"] else "")
+    if hit["source"] == "path":
+        return f"{hit['path']} ({'link target' if hit['key'] == 'link_target' else 'name'})"
     if hit["source"] == "config":
         return f"config: {hit['key']}"
     return "history"
@@ -44,6 +47,7 @@ def _status(hit: dict[str, Any]) -> str:
 
 
 def summary_line(document: dict[str, Any]) -> str:
+    """One line for `-q` and the table's foot: the sha256 prefix, never the secret."""
     summary = document["summary"]
     needle = document["needle"]["sha256"][:12]
     line = (
@@ -56,6 +60,7 @@ def summary_line(document: dict[str, Any]) -> str:
 
 
 def render_table(document: dict[str, Any]) -> str:
+    """One row per place, then what could not be read, then the summary."""
     from tabulate import tabulate  # deferred, as in table.py
 
     rows = [
