@@ -267,3 +267,21 @@ def hygiene_images(
                 else:
                     images[fixture][builder] = target
     return images
+
+
+@pytest.fixture(scope="session")
+def hygiene_cases(
+    engine: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, str]]:
+    """fixtures/hygiene's edge cases (hygiene.CASES), each built by the classic builder and
+    BuildKit: case -> builder -> target."""
+    from fixtures.builders.build import BuilderUnavailable
+    from fixtures.hygiene import build as hygiene
+
+    folder = tmp_path_factory.mktemp("hygiene-cases")
+    with hygiene.serving() as port:
+        try:
+            return hygiene.build_cases(folder, engine, port)
+        except BuilderUnavailable as error:
+            _builder_unavailable("BuildKit", str(error))
+            raise

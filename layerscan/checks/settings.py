@@ -62,13 +62,16 @@ def _step_mentioning(ctx: CheckContext, keyword: str, text: str) -> HistoryEntry
 
 def check_ssh_port(ctx: CheckContext) -> Iterator[Finding]:
     ports = _setting(ctx, "ExposedPorts")
-    if not isinstance(ports, dict) or not any(str(p).split("/")[0] == "22" for p in ports):
+    if not isinstance(ports, dict):
+        return
+    ssh = [str(port) for port in ports if str(port).split("/")[0] == "22"]
+    if not ssh:
         return
     step = _step_mentioning(ctx, "EXPOSE", "22")
     if step is not None:
-        yield ctx.step_finding(rule("expose-ssh"), step, "EXPOSE 22")
+        yield ctx.step_finding(rule("expose-ssh"), step, f"EXPOSE {ssh[0]}")
     else:
-        yield ctx.config_finding(rule("expose-ssh"), "ExposedPorts", "22/tcp")
+        yield ctx.config_finding(rule("expose-ssh"), "ExposedPorts", ssh[0])
 
 
 def check_healthcheck(ctx: CheckContext) -> Iterator[Finding]:

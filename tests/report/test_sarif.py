@@ -217,3 +217,27 @@ def test_the_report_of_a_failed_scan_is_valid_sarif_that_says_so(
     invocation = log["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 4
     assert log["runs"][0]["results"] == []
+
+
+def test_misconfig_findings_give_valid_sarif_with_their_locations(
+    hygiene_cases: dict[str, dict[str, str]], checker: SarifChecker, tmp_path: Path
+) -> None:
+    """Hygiene problems on a file, on a build step and on a config field, each a result of
+    its rule, in a log both checkers accept."""
+    paths = []
+    for case in ("other-ways", "base-brings"):
+        path = tmp_path / f"{case}.sarif"
+        run = layerscan(
+            "scan", hygiene_cases[case]["classic"], "-o", str(path), "--fail-on", "never"
+        )
+        assert run.code == 0, run.stderr
+        paths.append(path)
+        log = json.loads(path.read_text())
+        assert checker.schema_errors(log) == []
+        results = log["runs"][0]["results"]
+        assert results and all(r["ruleId"].startswith("misconfig.") for r in results)
+        rules = {rule["id"]: rule for rule in log["runs"][0]["tool"]["driver"]["rules"]}
+        assert all(rules[r["ruleId"]]["help"]["text"] for r in results)
+        if case == "base-brings":  # lowered: every result a note or a warning, none an error
+            assert {r["level"] for r in results} <= {"note", "warning"}
+    assert checker.multitool_findings(paths, tmp_path) == []
