@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -215,6 +215,9 @@ def scan_command(
             registry,
             checks,
         )
+    wants_html = any(fmt is Format.HTML for fmt, _ in reports)
+    if wants_html:  # its timeline names the paths each layer wrote: the full timeline
+        options = replace(options, reuse_image_results=False)
     try:
         result = _run_scan(target, options, quiet, verbose)
         outcome = apply_policy(result.findings, accepted, ignores)
@@ -230,7 +233,10 @@ def scan_command(
             policy=policy_summary(outcome, fail_on, code),
             fold_vendored=not show_all and severity is None,
         )
-        texts = [(render(document, fmt), path) for fmt, path in reports]
+        texts = [
+            (render(_for_format(document, fmt, result, show_secrets), fmt), path)
+            for fmt, path in reports
+        ]
     except (typer.Exit, LayerscanError):
         raise
     except Exception as exc:
@@ -242,6 +248,20 @@ def scan_command(
         else:
             _write(text, path)
     raise typer.Exit(code)
+
+
+def _for_format(
+    document: dict[str, Any], fmt: Format, result: ScanResult, show_secrets: bool
+) -> dict[str, Any]:
+    """The document as one format reads it: the HTML report also draws the reconstructed
+    Dockerfile's steps as its timeline (kept out of the JSON contract)."""
+    if fmt is not Format.HTML:
+        return document
+    from ..engine.dockerfile import reconstruct_result, reconstruction_document
+    from ..report.html import DOCKERFILE_KEY
+
+    reconstruction = reconstruction_document(reconstruct_result(result, show_secrets))
+    return {**document, DOCKERFILE_KEY: reconstruction}
 
 
 def _write_failed_reports(

@@ -103,6 +103,8 @@ _SUFFIX_FORMATS = {
     ".md": Format.MARKDOWN,
     ".markdown": Format.MARKDOWN,
     ".txt": Format.TABLE,
+    ".html": Format.HTML,
+    ".htm": Format.HTML,
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from . import json_report, markdown, sarif, table
+from . import html, json_report, markdown, sarif, table
 
 
 class Format(StrEnum):
@@ -14,6 +14,7 @@ class Format(StrEnum):
     JSON = "json"
     SARIF = "sarif"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {
@@ -21,6 +22,7 @@ RENDERERS: dict[Format, Callable[[dict[str, Any]], str]] = {
     Format.JSON: json_report.render,
     Format.SARIF: sarif.render,
     Format.MARKDOWN: markdown.render,
+    Format.HTML: html.render,
 }
 
 
