@@ -13,7 +13,6 @@ about one scan of the new layers.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import subprocess
@@ -26,9 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.arguments import realistic_image_arguments  # noqa: E402
 from tests.support.derived import with_one_more_layer  # noqa: E402
-
-DEFAULT_IMAGE = Path("/tmp/bench/full.tar")
 
 
 def _run(*args: str, codes: tuple[int, ...] = (0, 1), stdin: bytes | None = None) -> float:
@@ -51,12 +49,7 @@ def _median(runs: int, prepare: Callable[[], None], measure: Callable[[], float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    if not args.image.is_file():
-        raise SystemExit(f"{args.image} is missing: python3 bench/realistic.py --save {args.image}")
+    args = realistic_image_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="layerscan-bench-") as scratch:
         work = Path(scratch)
         old = f"docker-archive:{args.image}"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 needed=()
-for package in docker.io skopeo buildah busybox-static libmagic1 docker-registry apache2-utils; do
+for package in docker.io skopeo buildah busybox-static libmagic1 docker-registry apache2-utils chromium; do
   dpkg -s "$package" >/dev/null 2>&1 || needed+=("$package")
 done
 if [ ${#needed[@]} -gt 0 ]; then

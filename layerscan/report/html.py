@@ -394,12 +394,24 @@ def _finding_row(
     )
 
 
-def _layer_cell(finding: dict[str, Any]) -> str:
+def _short_lines(document: dict[str, Any]) -> dict[int, str]:
+    """Each history step's Dockerfile line (`COPY file:da428f7c /root/.ssh/id_rsa`, not the
+    builder's 64-hex form), by step index, when the reconstruction is there."""
+    recon = document.get(DOCKERFILE_KEY) or {}
+    return {
+        step["step"]: step["line"]
+        for step in recon.get("steps", [])
+        if step["origin"] == "history" and step.get("step") is not None
+    }
+
+
+def _layer_cell(finding: dict[str, Any], lines: dict[int, str]) -> str:
     layer = finding.get("layer")
     if layer is None:
         return '<span class="note">config</span>'
     index = "–" if layer.get("index") is None else layer["index"]
-    return f'{index}<br><code class="note">{_text(layer.get("instruction"), 90)}</code>'
+    line = lines.get(layer.get("history_index"), layer.get("instruction"))
+    return f'{index}<br><code class="note">{_text(line, 90)}</code>'
 
 
 def _findings_section(
@@ -412,6 +424,7 @@ def _findings_section(
     recon = document.get(DOCKERFILE_KEY)
     base_layers = set(recon["base"]["layers"]) if recon else set()
     target = document["image"].get("target") or ""
+    lines = _short_lines(document)
     rows = []
     for order, finding in enumerate(sorted(secrets, key=_order)):
         notes = []
@@ -426,7 +439,7 @@ def _findings_section(
             f'<span class="sev {_text(finding["severity"])}">{_text(finding["severity"])}</span>',
             _text(finding["rule"]),
             where,
-            _layer_cell(finding),
+            _layer_cell(finding, lines),
             _text(finding["status"]),
             f"<code>{_text(finding['secret'], 300)}</code>",
             _life(finding, len(layers), base_layers, target),
@@ -458,6 +471,7 @@ def _hygiene_section(hygiene: list[dict[str, Any]], document: dict[str, Any]) ->
         return ""
     layers = {layer["index"]: layer for layer in document["layers"]}
     rules = document.get("rules", {})
+    lines = _short_lines(document)
     rows = []
     offset = len(document["findings"])
     for order, finding in enumerate(sorted(hygiene, key=_order)):
@@ -472,7 +486,7 @@ def _hygiene_section(hygiene: list[dict[str, Any]], document: dict[str, Any]) ->
             f'<span class="sev {_text(finding["severity"])}">{_text(finding["severity"])}</span>',
             _text(finding["rule"].removeprefix("misconfig.")),
             where,
-            _layer_cell(finding),
+            _layer_cell(finding, lines),
             _text(finding.get("evidence")),
             f'<span class="note">{_text(fix)}</span>',
         ]

@@ -45,6 +45,10 @@ color:#fff;font-size:12px;font-weight:600}
 nav{margin:14px 0 0;display:flex;gap:14px}
 nav a{color:#1d4ed8}
 table{border-collapse:collapse;width:100%;table-layout:auto}
+#findings-table{table-layout:fixed}
+#findings-table th:nth-child(1){width:7em}#findings-table th:nth-child(2){width:11%}
+#findings-table th:nth-child(3){width:20%}#findings-table th:nth-child(4){width:20%}
+#findings-table th:nth-child(5){width:8em}#findings-table th:nth-child(6){width:14%}
 th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{background:var(--panel);font-weight:600;position:sticky;top:0;white-space:nowrap}
 #findings-table td:nth-child(1),#findings-table td:nth-child(5),
