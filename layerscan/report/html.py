@@ -165,11 +165,20 @@ def _header(document: dict[str, Any], findings: list[dict[str, Any]]) -> str:
         f'<p class="target mono" id="image-name">{_text(name)}</p>'
         + _verdict(document, findings)
         + f'<dl class="identity" id="identity">{rows}</dl>'
-        f'<ul class="counts" id="counts">{badges}</ul>'
-        '<nav><a href="#timeline">Timeline</a><a href="#findings">Findings</a>'
-        '<a href="#hygiene">Hygiene</a><a href="#dockerfile">Dockerfile</a></nav>'
-        "</header>"
+        f'<ul class="counts" id="counts">{badges}</ul>' + _nav(document, findings) + "</header>"
     )
+
+
+def _nav(document: dict[str, Any], findings: list[dict[str, Any]]) -> str:
+    """Links to the sections this page has (no anchor that leads nowhere)."""
+    sections = [("timeline", "Timeline"), ("findings", "Findings")]
+    if any(f.get("kind") == "misconfig" for f in findings):
+        sections.append(("hygiene", "Hygiene"))
+    if document.get(DOCKERFILE_KEY):
+        sections.append(("dockerfile", "Dockerfile"))
+    if document.get("errors") or document.get("warnings"):
+        sections.append(("problems", "What could not be read"))
+    return "<nav>" + "".join(f'<a href="#{key}">{name}</a>' for key, name in sections) + "</nav>"
 
 
 # -- timeline ---------------------------------------------------------------------------

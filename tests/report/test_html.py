@@ -93,8 +93,10 @@ def test_the_page_allows_its_own_style_and_script_and_nothing_else(
     # Nothing to fetch: no source, no stylesheet or link to elsewhere, no CSS import or url().
     assert [a for _, a in page.elements if a.get("src")] == []
     assert [a for a in page.having("link")] == []
-    hrefs = [a.get("href") for a in page.having("a")]
-    assert hrefs and all((href or "").startswith("#") for href in hrefs)
+    hrefs = [a.get("href") or "" for a in page.having("a")]
+    assert hrefs and all(href.startswith("#") for href in hrefs)
+    ids = {a.get("id") for _, a in page.elements}
+    assert [href for href in hrefs if href[1:] not in ids] == []  # every link leads somewhere
     assert not re.search(r"@import|url\(", style)
     # no handler attributes anywhere: the script attaches its listeners
     assert [a for _, a in page.elements if any(k.startswith("on") for k in a)] == []
