@@ -233,9 +233,9 @@ def scan_command(
             policy=policy_summary(outcome, fail_on, code),
             fold_vendored=not show_all and severity is None,
         )
+        page = _html_document(document, result, show_secrets) if wants_html else document
         texts = [
-            (render(_for_format(document, fmt, result, show_secrets), fmt), path)
-            for fmt, path in reports
+            (render(page if fmt is Format.HTML else document, fmt), path) for fmt, path in reports
         ]
     except (typer.Exit, LayerscanError):
         raise
@@ -250,13 +250,11 @@ def scan_command(
     raise typer.Exit(code)
 
 
-def _for_format(
-    document: dict[str, Any], fmt: Format, result: ScanResult, show_secrets: bool
+def _html_document(
+    document: dict[str, Any], result: ScanResult, show_secrets: bool
 ) -> dict[str, Any]:
-    """The document as one format reads it: the HTML report also draws the reconstructed
-    Dockerfile's steps as its timeline (kept out of the JSON contract)."""
-    if fmt is not Format.HTML:
-        return document
+    """The document the HTML report reads: it also draws the reconstructed Dockerfile's steps
+    as its timeline (kept out of the JSON contract); made once for any number of pages."""
     from ..engine.dockerfile import reconstruct_result, reconstruction_document
     from ..report.html import DOCKERFILE_KEY
 

@@ -23,6 +23,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from .dockerfile import render as render_dockerfile
+from .dockerfile import size_text
 from .fields import where_text
 from .html_assets import BAR_STEPS, CONTENT_SECURITY_POLICY, CSS, SCRIPT
 from .remediation import ROTATE
@@ -51,12 +53,7 @@ def _text(value: object, limit: int = MAX_SHOWN) -> str:
 
 
 def _size(size: int | None) -> str:
-    if size is None:
-        return ""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
+    return "" if size is None else size_text(size)
 
 
 def _badges(counts: Counter[str]) -> str:
@@ -385,9 +382,11 @@ def _life(finding: dict[str, Any], layer_count: int, base_layers: set[int], targ
     )
 
 
-def _finding_row(
-    finding: dict[str, Any], order: int, layers: dict[int, dict[str, Any]], cells: list[str]
-) -> str:
+def _severity(finding: dict[str, Any]) -> str:
+    return f'<span class="sev {_text(finding["severity"])}">{_text(finding["severity"])}</span>'
+
+
+def _finding_row(finding: dict[str, Any], order: int, cells: list[str]) -> str:
     layer = finding.get("layer") or {}
     index = layer.get("index")
     return (
@@ -429,7 +428,7 @@ def _findings_section(
     folded: str | None,
     document: dict[str, Any],
 ) -> str:
-    layers = {layer["index"]: layer for layer in document["layers"]}
+    layer_count = len(document["layers"])
     recon = document.get(DOCKERFILE_KEY)
     base_layers = set(recon["base"]["layers"]) if recon else set()
     target = document["image"].get("target") or ""
@@ -445,15 +444,15 @@ def _findings_section(
             f'<br><span class="note">{_text(note, 300)}</span>' for note in notes
         )
         cells = [
-            f'<span class="sev {_text(finding["severity"])}">{_text(finding["severity"])}</span>',
+            _severity(finding),
             _text(finding["rule"]),
             where,
             _layer_cell(finding, lines),
             _text(finding["status"]),
             f"<code>{_text(finding['secret'], 300)}</code>",
-            _life(finding, len(layers), base_layers, target),
+            _life(finding, layer_count, base_layers, target),
         ]
-        rows.append(_finding_row(finding, order, layers, cells))
+        rows.append(_finding_row(finding, order, cells))
     table = (
         '<table id="findings-table"><thead><tr>'
         '<th data-sort="severity">severity</th><th data-sort="rule">rule</th>'
@@ -478,7 +477,6 @@ def _findings_section(
 def _hygiene_section(hygiene: list[dict[str, Any]], document: dict[str, Any]) -> str:
     if not hygiene:
         return ""
-    layers = {layer["index"]: layer for layer in document["layers"]}
     rules = document.get("rules", {})
     lines = _short_lines(document)
     rows = []
@@ -492,14 +490,14 @@ def _hygiene_section(hygiene: list[dict[str, Any]], document: dict[str, Any]) ->
         if finding.get("reason"):
             where += f'<br><span class="note">{_text(finding["reason"], 300)}</span>'
         cells = [
-            f'<span class="sev {_text(finding["severity"])}">{_text(finding["severity"])}</span>',
+            _severity(finding),
             _text(finding["rule"].removeprefix("misconfig.")),
             where,
             _layer_cell(finding, lines),
             _text(finding.get("evidence")),
             f'<span class="note">{_text(fix)}</span>',
         ]
-        rows.append(_finding_row(finding, offset + order, layers, cells))
+        rows.append(_finding_row(finding, offset + order, cells))
     return (
         '<section id="hygiene"><h2>Image hygiene</h2>'
         '<table id="hygiene-table"><thead><tr><th data-sort="severity">severity</th>'
@@ -514,9 +512,7 @@ def _dockerfile_section(document: dict[str, Any]) -> str:
     recon = document.get(DOCKERFILE_KEY)
     if not recon:
         return ""
-    from . import dockerfile as dockerfile_report
-
-    text = dockerfile_report.render(recon)
+    text = render_dockerfile(recon)
     return (
         '<section id="dockerfile"><h2>Reconstructed Dockerfile</h2>'
         '<p class="note">From the history and the config (layerscan history --dockerfile); '

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fixtures.build import BASE_IMAGE, ensure_base, save
+from fixtures.build import BASE_IMAGE, build_saved, ensure_base
 from fixtures.credentials import Credentials
 from tests.support.samples import tar_bytes, zip_bytes
 
@@ -38,10 +38,8 @@ def near_miss(credentials: Credentials) -> str:
 
 
 def _build(engine: Any, folder: Path, name: str, dockerfile: str, **args: str) -> Path:
-    (folder / "Dockerfile").write_text(dockerfile)
     tag = f"layerscan-fixture:hunt-{name}"
-    engine.images.build(path=str(folder), tag=tag, buildargs=args, rm=True)
-    return save(tag, folder / f"{name}.tar", engine)
+    return build_saved(engine, folder, tag, dockerfile, folder / f"{name}.tar", **args)
 
 
 def build_hunt_images(engine: Any, credentials: Credentials, root: Path) -> dict[str, Path]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures import credentials as fabricate
-from fixtures.build import BASE_IMAGE, ensure_base, save
+from fixtures.build import BASE_IMAGE, build_saved
 from tests.support.command import layerscan
 
 LARGE_TAG = "layerscan-fixture:browser-large"
@@ -44,10 +44,9 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 def _build(engine: Any, context: Path, tag: str, dockerfile: str, **args: str) -> Path:
     """Build `dockerfile` in `context` with the classic builder; the image saved beside it."""
-    ensure_base(engine)
-    (context / "Dockerfile").write_text(dockerfile)
-    engine.images.build(path=str(context), tag=tag, buildargs=args, rm=True, forcerm=True)
-    return save(tag, context.parent / f"{context.name}.tar", engine)
+    return build_saved(
+        engine, context, tag, dockerfile, context.parent / f"{context.name}.tar", **args
+    )
 
 
 # --- the large image ------------------------------------------------------------------------
